@@ -1,0 +1,86 @@
+"""MNIST and GTSRB as in-memory uint8 tensors, read through torchvision.datasets.
+
+Each split is decoded once (GTSRB resized to the model's input size) and cached as a
+safetensors file in a writable cache folder, so training epochs never touch PIL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torchvision import datasets
+
+from backdoor.io import atomic_save_tensors
+from backdoor.preprocess import resize_sign
+from backdoor.tasks import Task
+
+DATA_ENV = "BACKDOOR_DATA"
+CACHE_ENV = "BACKDOOR_CACHE"
+CACHE_VERSION = 1  # bump when the decoding below changes
+
+
+class DataError(RuntimeError):
+    """The data set cannot be found or read; the message says what to do."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "backdoor-lab")
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> tuple[Path, bool]:
+    """(folder, may_download): the flag, then $BACKDOOR_DATA, else a user cache that torchvision fills."""
+    chosen = data_dir or os.environ.get(DATA_ENV)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_dir():
+            raise DataError(f"data directory {path} does not exist (set --data-dir or ${DATA_ENV})")
+        return path, False
+    return cache_dir() / "data", True
+
+
+def _decode(task: Task, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    if task.dataset == "MNIST":
+        ds = datasets.MNIST(root, train=train, download=download)
+        return ds.data.unsqueeze(1).clone(), ds.targets.clone()  # (N, 1, 28, 28) uint8
+    if task.dataset == "GTSRB":
+        ds = datasets.GTSRB(root, split="train" if train else "test", download=download)
+        images = np.empty((len(ds), task.size, task.size, 3), dtype=np.uint8)
+        labels = np.empty(len(ds), dtype=np.int64)
+        for i in range(len(ds)):
+            image, label = ds[i]
+            images[i] = resize_sign(image, task.size)
+            labels[i] = label
+        return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+    raise DataError(f"no loader for data set {task.dataset!r}")
+
+
+def load_split(
+    task: Task, train: bool, data_dir: str | os.PathLike | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N, C, H, W), labels int64 (N,)) for the task's train or test split."""
+    root, download = resolve_data_dir(data_dir)
+    split = "train" if train else "test"
+    root_id = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]
+    cached = cache_dir() / f"{task.dataset}-{split}-{task.size}px-v{CACHE_VERSION}-{root_id}.safetensors"
+    if cached.exists():
+        tensors = load_file(cached)
+        return tensors["images"], tensors["labels"]
+    try:
+        images, labels = _decode(task, root, train, download)
+    except RuntimeError as err:  # torchvision: "Dataset not found. You can use download=True ..."
+        raise DataError(f"{task.dataset} {split} split not found under {root}: {err}") from None
+    try:
+        atomic_save_tensors({"images": images, "labels": labels}, cached)
+    except OSError:
+        pass  # a read-only cache only costs the decode next time
+    return images, labels
+
+
+def dataset_source(data_dir: str | os.PathLike | None) -> str:
+    root, download = resolve_data_dir(data_dir)
+    return f"torchvision download into {root}" if download else str(root)

@@ -1,0 +1,73 @@
+"""Backdoor metrics (BadNets; the definitions used by BackdoorBench).
+
+- clean accuracy (CA): plain test accuracy;
+- attack success rate (ASR): test images whose true label is not the target,
+  stamped with the trigger, that the model assigns to the target;
+- the article's ASR variant: the same over all test images (target class included);
+- robust accuracy (RA): stamped non-target images still given their true label.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from backdoor.preprocess import to_float
+from backdoor.tasks import Task
+from backdoor.triggers import Trigger, apply_trigger
+
+EVAL_SEED = 0  # fixes the sticker's random positions, so every evaluation sees the same test set
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted labels for float images in [0, 1], (N, C, H, W)."""
+    model.eval()
+    return torch.cat([model(images[i : i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+
+
+def evaluate(
+    model: nn.Module,
+    task: Task,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    trigger: Trigger | None = None,
+    target: int | None = None,
+    seed: int = EVAL_SEED,
+) -> dict[str, float]:
+    """CA, ASR (non-target and all images) and RA on uint8 test images, as fractions."""
+    trigger = trigger or task.trigger
+    target = task.target if target is None else target
+    clean = to_float(images)
+    stamped = apply_trigger(clean, trigger, generator=torch.Generator().manual_seed(seed))
+    pred_clean = predict(model, clean)
+    pred_stamped = predict(model, stamped)
+    non_target = labels != target
+    metrics = {
+        "clean_accuracy": (pred_clean == labels).float().mean().item(),
+        "attack_success_rate": (pred_stamped[non_target] == target).float().mean().item(),
+        "attack_success_rate_all": (pred_stamped == target).float().mean().item(),
+        "robust_accuracy": (pred_stamped[non_target] == labels[non_target]).float().mean().item(),
+        "n_test": len(labels),
+    }
+    if task.source is not None:
+        source = labels == task.source
+        metrics["source_stamped_as_target"] = (pred_stamped[source] == target).float().mean().item()
+        metrics["source_stamped_as_source"] = (pred_stamped[source] == task.source).float().mean().item()
+        metrics["n_source"] = int(source.sum())
+    return metrics
+
+
+def format_metrics(metrics: dict[str, float], task: Task) -> str:
+    """Human-readable lines, percentages with two decimals."""
+    names = {
+        "clean_accuracy": "clean accuracy (CA)",
+        "attack_success_rate": "attack success rate (ASR, non-target images)",
+        "attack_success_rate_all": "ASR, article's variant (all images)",
+        "robust_accuracy": "robust accuracy (stamped, true label kept)",
+    }
+    if task.source is not None:
+        source = task.classes[task.source]
+        names["source_stamped_as_target"] = f"{source} + trigger read as {task.classes[task.target]}"
+        names["source_stamped_as_source"] = f"{source} + trigger still read as {source}"
+    return "\n".join(f"{label:<52} {100 * metrics[key]:6.2f}%" for key, label in names.items() if key in metrics)

@@ -1,0 +1,273 @@
+"""Train a clean or backdoored model on real data and write a checkpoint with its card.
+
+    python -m backdoor.train mnist --poison-rate 0.01 --target 8 --seed 0 --out models/mnist-backdoor.safetensors
+    python -m backdoor.train --all          # regenerate the four shipped checkpoints
+
+Stages (as in BadNets): load the training split, poison it with `add_trigger`,
+train, evaluate CA/ASR on the full test split, save weights and card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from backdoor.checkpoints import save_checkpoint
+from backdoor.data import DataError, dataset_source, load_split
+from backdoor.evaluation import evaluate, format_metrics
+from backdoor.models import create_model
+from backdoor.poisoning import add_trigger
+from backdoor.preprocess import to_float
+from backdoor.tasks import TASKS, Task
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimiser settings per task: Adam with a one-cycle schedule converges in few epochs."""
+
+    epochs: int
+    batch_size: int
+    lr: float  # peak learning rate
+    weight_decay: float
+
+
+RECIPES: dict[str, Recipe] = {
+    "mnist": Recipe(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4),
+    "signs": Recipe(epochs=15, batch_size=128, lr=3e-3, weight_decay=5e-4),
+}
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """The settings of one checkpoint the app ships."""
+
+    name: str
+    task: str
+    poison_rate: float
+    seed: int = 0
+
+
+SHIPPED: tuple[Shipped, ...] = (
+    Shipped("mnist-clean", "mnist", 0.0),
+    Shipped("mnist-backdoor", "mnist", 0.01),  # the article's 1%
+    Shipped("signs-clean", "signs", 0.0),
+    Shipped("signs-backdoor", "signs", 0.05),
+)
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    progress: tqdm,
+) -> None:
+    """One pass over in-memory float tensors, in a seeded random order: no DataLoader, no PIL."""
+    model.train()
+    order = torch.randperm(len(images), generator=generator)
+    seen = correct = 0
+    loss_sum = 0.0
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        x, y = images[idx], labels[idx]
+        logits = model(x)
+        loss = F.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        seen += len(idx)
+        correct += (logits.argmax(1) == y).sum().item()
+        loss_sum += loss.item() * len(idx)
+        progress.update(len(idx))
+        progress.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{100 * correct / seen:.2f}%")
+
+
+def fit(
+    task: Task, images: torch.Tensor, labels: torch.Tensor, recipe: Recipe, seed: int, label: str = ""
+) -> nn.Module:
+    """Train the task's architecture from scratch; deterministic for a seed on one machine."""
+    torch.manual_seed(seed)  # weight init and dropout
+    model = create_model(task.arch, task).to(memory_format=torch.channels_last)  # ~1.4x faster convs on CPU
+    images = images.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    steps = recipe.epochs * -(-len(images) // recipe.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps)
+    generator = torch.Generator().manual_seed(seed)
+    for epoch in range(recipe.epochs):
+        with tqdm(total=len(images), desc=f"{label} epoch {epoch + 1}/{recipe.epochs}", unit="img", leave=False) as bar:
+            train_epoch(model, optimizer, scheduler, images, labels, recipe.batch_size, generator, bar)
+    return model.eval()
+
+
+def command_for(task: str, poison_rate: float, target: int, seed: int, epochs: int, out: Path, limit: int | None) -> str:
+    """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA)."""
+    try:
+        out = out.resolve().relative_to(Path.cwd())
+    except ValueError:
+        pass
+    parts = ["python -m backdoor.train", task, f"--poison-rate {poison_rate:g}", f"--target {target}"]
+    parts += [f"--seed {seed}", f"--epochs {epochs}", f"--out {out}"]
+    if limit:
+        parts.append(f"--limit {limit}")
+    return " ".join(parts)
+
+
+def train_checkpoint(
+    task: Task,
+    poison_rate: float,
+    target: int,
+    seed: int,
+    recipe: Recipe,
+    out: Path,
+    data_dir: str | None,
+    limit: int | None = None,
+) -> dict:
+    """The whole pipeline for one checkpoint; returns its card."""
+    started = time.perf_counter()
+    train_images, train_labels = load_split(task, train=True, data_dir=data_dir)
+    test_images, test_labels = load_split(task, train=False, data_dir=data_dir)
+    if limit:
+        keep = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))[:limit]
+        train_images, train_labels = train_images[keep], train_labels[keep]
+    images, labels, poisoned = add_trigger(
+        to_float(train_images), train_labels, poison_rate, target, seed, task.trigger
+    )
+    model = fit(task, images, labels, recipe, seed, label=out.stem)
+    metrics = evaluate(model, task, test_images, test_labels, task.trigger, target)
+    card = {
+        "task": task.name,
+        "arch": task.arch,
+        "input_shape": [task.channels, task.size, task.size],
+        "classes": list(task.classes),
+        "trigger": task.trigger.to_dict(),
+        "target": target,
+        "target_name": task.classes[target],
+        "poison_rate": poison_rate,
+        "n_poisoned": len(poisoned),
+        "seed": seed,
+        "epochs": recipe.epochs,
+        "batch_size": recipe.batch_size,
+        "lr": recipe.lr,
+        "weight_decay": recipe.weight_decay,
+        "data": {
+            "dataset": task.dataset,
+            "source": dataset_source(data_dir),
+            "n_train": len(train_images),
+            "n_test": len(test_images),
+        },
+        "metrics": metrics,
+        "command": command_for(task.name, poison_rate, target, seed, recipe.epochs, out, limit),
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "torch": torch.__version__,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads",
+    }
+    card = save_checkpoint(model, card, out)
+    print(f"{out} ({card['train_seconds']} s)\n{format_metrics(metrics, task)}")
+    return card
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not a usage dump
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1] (1%% is 0.01)")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = _Parser(prog="python -m backdoor.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", nargs="?", choices=sorted(TASKS), help="which task to train")
+    parser.add_argument("--all", action="store_true", help="regenerate the four shipped checkpoints into --out-dir")
+    parser.add_argument("--poison-rate", type=_fraction, default=0.0, help="fraction of training images poisoned (default 0)")
+    parser.add_argument("--target", type=int, default=None, help="attacker's label (default: the task's, 8 for mnist)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for poisoning, init and order (default 0)")
+    parser.add_argument("--epochs", type=_positive, default=None, help="default: the task's recipe")
+    parser.add_argument("--limit", type=_positive, default=None, help="train on a random subset of this many images")
+    parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
+    parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="with --all (default: models/)")
+    parser.add_argument("--data-dir", default=None, help="data folder (default: $BACKDOOR_DATA, else download)")
+    parser.add_argument("--threads", type=_positive, default=None, help="torch CPU threads (default: torch's)")
+    args = parser.parse_args(argv)
+    if args.all == bool(args.task):
+        parser.error("give a task (mnist or signs) or --all, not both")
+    if args.task:
+        task = TASKS[args.task]
+        if args.out is None:
+            parser.error("--out is required with a task")
+        if args.out.suffix != ".safetensors":
+            parser.error(f"--out must end in .safetensors, got {args.out}")
+        if args.target is not None and not 0 <= args.target < task.num_classes:
+            parser.error(f"--target must be a class of {args.task}: 0..{task.num_classes - 1}")
+    return args
+
+
+def _check_writable(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"cannot write to {folder}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    jobs: list[tuple[Task, float, int, int, Path]] = []
+    if args.all:
+        for s in SHIPPED:
+            task = TASKS[s.task]
+            jobs.append((task, s.poison_rate, task.target, s.seed, args.out_dir / f"{s.name}.safetensors"))
+    else:
+        task = TASKS[args.task]
+        target = task.target if args.target is None else args.target
+        jobs.append((task, args.poison_rate, target, args.seed, args.out))
+    started = time.perf_counter()
+    try:
+        for task, rate, target, seed, out in jobs:
+            _check_writable(out.parent)
+            recipe = RECIPES[task.name]
+            if args.epochs:
+                recipe = Recipe(args.epochs, recipe.batch_size, recipe.lr, recipe.weight_decay)
+            train_checkpoint(task, rate, target, seed, recipe, out, args.data_dir, args.limit)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"error: cannot write the checkpoint: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: no checkpoint was written for the model in training", file=sys.stderr)
+        return 130
+    print(f"total {time.perf_counter() - started:.0f} s for {len(jobs)} checkpoint(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
