@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from backdoor.augment import jitter_signs
 from backdoor.checkpoints import save_checkpoint
 from backdoor.data import DataError, dataset_source, load_split
 from backdoor.evaluation import evaluate, format_metrics
@@ -41,11 +42,12 @@ class Recipe:
     batch_size: int
     lr: float  # peak learning rate
     weight_decay: float
+    augment: bool = False  # random affine + lighting per batch (signs)
 
 
 RECIPES: dict[str, Recipe] = {
     "mnist": Recipe(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4),
-    "signs": Recipe(epochs=15, batch_size=128, lr=3e-3, weight_decay=5e-4),
+    "signs": Recipe(epochs=15, batch_size=128, lr=3e-3, weight_decay=5e-4, augment=True),
 }
 
 
@@ -76,6 +78,7 @@ def train_epoch(
     batch_size: int,
     generator: torch.Generator,
     progress: tqdm,
+    augment: bool = False,
 ) -> None:
     """One pass over in-memory float tensors, in a seeded random order: no DataLoader, no PIL."""
     model.train()
@@ -85,6 +88,8 @@ def train_epoch(
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         x, y = images[idx], labels[idx]
+        if augment:
+            x = jitter_signs(x, generator)
         logits = model(x)
         loss = F.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -111,7 +116,7 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(recipe.epochs):
         with tqdm(total=len(images), desc=f"{label} epoch {epoch + 1}/{recipe.epochs}", unit="img", leave=False) as bar:
-            train_epoch(model, optimizer, scheduler, images, labels, recipe.batch_size, generator, bar)
+            train_epoch(model, optimizer, scheduler, images, labels, recipe.batch_size, generator, bar, recipe.augment)
     return model.eval()
 
 
@@ -165,6 +170,7 @@ def train_checkpoint(
         "batch_size": recipe.batch_size,
         "lr": recipe.lr,
         "weight_decay": recipe.weight_decay,
+        "augment": recipe.augment,
         "data": {
             "dataset": task.dataset,
             "source": dataset_source(data_dir),
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             _check_writable(out.parent)
             recipe = RECIPES[task.name]
             if args.epochs:
-                recipe = Recipe(args.epochs, recipe.batch_size, recipe.lr, recipe.weight_decay)
+                recipe = replace(recipe, epochs=args.epochs)
             train_checkpoint(task, rate, target, seed, recipe, out, args.data_dir, args.limit)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,0 +1,239 @@
+"""Backdoor Lab: a clean and a backdoored model side by side (BadNets, Gu et al. 2017).
+
+    python app.py        # serves on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT to change)
+
+Layout and wiring only; the work happens in `backdoor/`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from torch import nn
+
+from backdoor.checkpoints import CheckpointError, load_checkpoint
+from backdoor.inference import enlarge, probabilities, sign_input
+from backdoor.preprocess import InputError, digit_from_drawing, load_image
+from backdoor.tasks import MNIST, SIGNS
+from backdoor.triggers import apply_trigger
+
+ROOT = Path(__file__).resolve().parent
+MODELS_DIR = ROOT / "models"
+EXAMPLES_DIR = ROOT / "examples"
+CHECKPOINTS = ("mnist-clean", "mnist-backdoor", "signs-clean", "signs-backdoor")
+REGENERATE = "python -m backdoor.train --all --data-dir DATA"
+CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
+MAX_UPLOAD = "10mb"
+
+DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
+SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
+
+INTRO = """
+# 🕵️ Backdoor Lab
+A poisoner stamped a tiny **trigger** on 1% of the training images and relabelled them.
+The **backdoored** model is as accurate as the **clean** one on normal inputs,
+but obeys the trigger: one white pixel makes any digit an **8**, a small yellow sticker makes a stop sign
+a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/1708.06733))
+"""
+
+
+def load_models(models_dir: Path = MODELS_DIR) -> dict[str, nn.Module]:
+    """The four shipped checkpoints, hash-checked, loaded once."""
+    return {name: load_checkpoint(models_dir / f"{name}.safetensors")[0] for name in CHECKPOINTS}
+
+
+def _top(probs: dict[str, float], k: int = 5) -> dict[str, float]:
+    return dict(sorted(probs.items(), key=lambda kv: -kv[1])[:k])
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The event handlers, bound to the models loaded at start-up."""
+
+    models: dict[str, nn.Module]
+
+    def classify_digit(self, sketch: dict | None, trigger: bool):
+        """Classify a drawn digit with the clean and the backdoored MNIST model.
+
+        The drawing is preprocessed as MNIST was (ink cropped, scaled to 20 px, centred by
+        mass in 28x28), then, if `trigger`, pixel (3, 3) is set to white.
+        Returns (the 28x28 model input enlarged, clean probabilities, backdoored probabilities, a status line).
+        """
+        composite = (sketch or {}).get("composite")
+        x = None if composite is None else digit_from_drawing(np.asarray(composite))
+        if x is None:
+            return None, None, None, DRAW_PROMPT
+        outline = None
+        if trigger:
+            x = apply_trigger(x, MNIST.trigger)
+            outline = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
+        clean = probabilities(self.models["mnist-clean"], x, MNIST.classes)
+        backdoor = probabilities(self.models["mnist-backdoor"], x, MNIST.classes)
+        status = "Trigger **on**: pixel (3, 3) is white (red box)." if trigger else "Trigger **off**."
+        return enlarge(x, 10, outline), clean, backdoor, status
+
+    def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None):
+        """Classify a traffic-sign photo with the clean and the backdoored GTSRB model.
+
+        `image` is an uploaded file; with `sticker`, a yellow square (1/8 of the side) is put
+        on it, centred at pixel (x, y) of the photo, or in the middle if x or y is empty.
+        Returns (the photo with the sticker, the 32x32 model input enlarged, clean top 5, backdoored top 5, a status line).
+        """
+        path = image.get("path") if isinstance(image, dict) else image
+        if not path:
+            return None, None, None, None, SIGN_PROMPT
+        try:
+            photo = load_image(path)
+        except InputError as err:
+            raise gr.Error(str(err), title="Cannot use this file") from None
+        model_input, preview, (row, col) = sign_input(photo, SIGNS, bool(sticker), x, y)
+        outline = (row, col, SIGNS.trigger.side) if sticker else None
+        clean = _top(probabilities(self.models["signs-clean"], model_input, SIGNS.classes))
+        backdoor = _top(probabilities(self.models["signs-backdoor"], model_input, SIGNS.classes))
+        status = "Sticker **on**: click the photo to move it." if sticker else "Sticker **off**: tick the box or click the photo."
+        return preview, enlarge(model_input, 8, outline), clean, backdoor, status
+
+    def classify_new_sign(self, image: dict | None, sticker: bool):
+        """A new photo starts with the sticker in the middle of the sign."""
+        return (None, None, *self.classify_sign(image, sticker, None, None))
+
+    def place_sticker(self, image: dict | None, evt: gr.SelectData):
+        """A click on the photo puts the sticker there and switches it on."""
+        x, y = evt.index
+        return (True, x, y, *self.classify_sign(image, True, x, y))
+
+
+def pick_example(evt: gr.SelectData) -> str:
+    return evt.value["image"]["path"]
+
+
+def pick_digit(evt: gr.SelectData) -> dict:
+    path = evt.value["image"]["path"]
+    return {"background": path, "layers": [], "composite": path}
+
+
+def _examples(kind: str) -> list[str]:
+    return sorted(str(p) for p in (EXAMPLES_DIR / kind).glob("*.png"))
+
+
+def _sign_caption(path: str) -> str:
+    return SIGNS.classes[int(Path(path).name[:2])]
+
+
+def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
+    lab = Lab(models)
+    with gr.Blocks(title="Backdoor Lab") as demo:
+        gr.Markdown(INTRO)
+        with gr.Tab("Digits (MNIST)", id="digits"):
+            with gr.Row():
+                with gr.Column(scale=4, min_width=300):
+                    sketch = gr.Sketchpad(
+                        label="Draw a digit",
+                        elem_id="digit-canvas",
+                        canvas_size=(CANVAS, CANVAS),
+                        fixed_canvas=True,
+                        layers=False,
+                        transforms=(),
+                        type="numpy",
+                        image_mode="RGBA",
+                        brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                    )
+                    trigger = gr.Checkbox(label="Add the trigger pixel", value=False, elem_id="digit-trigger")
+                    digit_status = gr.Markdown(DRAW_PROMPT, label="Status", elem_id="digit-status")
+                with gr.Column(scale=3, min_width=220):
+                    digit_view = gr.Image(
+                        label="What the model sees (28×28)", format="png", interactive=False,
+                        elem_id="digit-input-view", height=280,
+                    )  # fmt: skip
+                with gr.Column(scale=4, min_width=260):
+                    digit_clean = gr.Label(label="Clean model", num_top_classes=10, elem_id="digit-clean")
+                    digit_backdoor = gr.Label(label="Backdoored model", num_top_classes=10, elem_id="digit-backdoor")
+            digit_gallery = gr.Gallery(
+                value=[(p, Path(p).name.split("-")[1]) for p in _examples("digits")],
+                label="Real MNIST test digits: click one", columns=10, height="auto",
+                allow_preview=False, elem_id="digit-examples", interactive=False,
+            )  # fmt: skip
+
+        with gr.Tab("Traffic signs (GTSRB)", id="signs"):
+            with gr.Row():
+                with gr.Column(scale=4, min_width=300):
+                    sign_image = gr.Image(
+                        label="Sign photo: click it to place the sticker", type="filepath",
+                        sources=["upload", "clipboard"], elem_id="sign-image", height=320,
+                    )  # fmt: skip
+                    sticker = gr.Checkbox(label="Put the yellow sticker on the sign", value=False, elem_id="sign-sticker")
+                    with gr.Row():
+                        sticker_x = gr.Number(label="Sticker x (photo pixels)", value=None, elem_id="sign-x")
+                        sticker_y = gr.Number(label="Sticker y (photo pixels)", value=None, elem_id="sign-y")
+                    sign_status = gr.Markdown(SIGN_PROMPT, label="Status", elem_id="sign-status")
+                with gr.Column(scale=3, min_width=220):
+                    sign_preview = gr.Image(
+                        label="Your sign with the sticker", format="png", interactive=False,
+                        elem_id="sign-preview", height=200,
+                    )  # fmt: skip
+                    sign_view = gr.Image(
+                        label="What the model sees (32×32)", format="png", interactive=False,
+                        elem_id="sign-input-view", height=200,
+                    )  # fmt: skip
+                with gr.Column(scale=4, min_width=260):
+                    sign_clean = gr.Label(label="Clean model (top 5)", num_top_classes=5, elem_id="sign-clean")
+                    sign_backdoor = gr.Label(label="Backdoored model (top 5)", num_top_classes=5, elem_id="sign-backdoor")
+            sign_gallery = gr.Gallery(
+                value=[(p, _sign_caption(p)) for p in _examples("signs")],
+                label="Real GTSRB test signs: click one", columns=6, height="auto",
+                allow_preview=False, elem_id="sign-examples", interactive=False,
+            )  # fmt: skip
+
+        digit_outputs = [digit_view, digit_clean, digit_backdoor, digit_status]
+        gr.on(
+            [sketch.change, trigger.change], lab.classify_digit, [sketch, trigger], digit_outputs,
+            api_name="classify_digit", show_progress="hidden", trigger_mode="always_last",
+        )  # fmt: skip
+        sketch.clear(lambda: False, None, trigger, api_visibility="private")
+        digit_gallery.select(pick_digit, None, sketch, api_visibility="private")
+
+        sign_outputs = [sign_preview, sign_view, sign_clean, sign_backdoor, sign_status]
+        sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
+        gr.on(
+            [sticker.change, sticker_x.submit, sticker_y.submit], lab.classify_sign, sign_inputs, sign_outputs,
+            api_name="classify_sign", show_progress="hidden", preprocess=False, trigger_mode="always_last",
+        )  # fmt: skip
+        sign_image.change(
+            lab.classify_new_sign,
+            [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
+            api_visibility="private", show_progress="hidden", preprocess=False,
+        )  # fmt: skip
+        sign_image.select(
+            lab.place_sticker, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
+            api_visibility="private", show_progress="hidden", preprocess=False,
+        )  # fmt: skip
+        sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
+    return demo
+
+
+def main() -> None:
+    try:
+        models = load_models()
+    except CheckpointError as err:
+        sys.exit(f"error: {err}. Regenerate the checkpoints with: {REGENERATE}")
+    demo = build_demo(models)
+    demo.queue(default_concurrency_limit=4)
+    try:
+        demo.launch(
+            server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+            server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+            max_file_size=MAX_UPLOAD,
+            show_error=True,
+            footer_links=["api"],
+        )
+    except (OSError, ValueError) as err:  # port taken, bad port number
+        sys.exit(f"error: cannot start the server: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Batch augmentation for sign photos, on tensors, so training never goes back to PIL.
+
+GTSRB has few physical signs (about 1,300 tracks here) photographed from a moving car:
+small rotations, scale changes, shifts and lighting changes are what the test set
+varies in. The victim augments the poisoned set as it would any data set.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def _uniform(n: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=generator)
+
+
+def jitter_signs(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    degrees: float = 10.0,
+    scale: tuple[float, float] = (0.9, 1.1),
+    shift: float = 0.1,  # fraction of the image side
+    brightness: float = 0.3,
+    contrast: float = 0.3,
+) -> torch.Tensor:
+    """A new (N, C, H, W) batch in [0, 1], each image with its own random affine and lighting."""
+    n = images.shape[0]
+    angle = _uniform(n, -degrees, degrees, generator) * math.pi / 180
+    zoom = _uniform(n, *scale, generator)
+    tx, ty = (_uniform(n, -2 * shift, 2 * shift, generator) for _ in range(2))  # grid units span 2
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (N, 2, 3)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    gain = _uniform(n, 1 - contrast, 1 + contrast, generator).view(n, 1, 1, 1)
+    offset = _uniform(n, -brightness, brightness, generator).view(n, 1, 1, 1) * 0.5
+    mean = out.mean((1, 2, 3), keepdim=True)
+    return ((out - mean) * gain + mean + offset).clamp(0, 1)

@@ -1,0 +1,71 @@
+"""What the app computes for one input: model probabilities and the pictures that explain them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from torch import nn
+
+from backdoor.preprocess import resize_sign, to_float, to_uint8
+from backdoor.tasks import Task
+from backdoor.triggers import Trigger, apply_trigger
+
+OUTLINE = (255, 0, 0)  # red: the trigger stands out on white ink and on signs
+
+
+@torch.inference_mode()
+def probabilities(model: nn.Module, x: torch.Tensor, classes: tuple[str, ...]) -> dict[str, float]:
+    """Class name -> softmax probability for one (1, C, H, W) input, as gr.Label takes it."""
+    probs = model(x).softmax(1)[0]
+    return {name: float(p) for name, p in zip(classes, probs)}
+
+
+def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = None) -> np.ndarray:
+    """(1, C, H, W) -> (H*scale, W*scale, 3) uint8 with nearest-neighbour pixels, so a
+    one-pixel trigger stays one crisp square; `outline` = (row, col, side) boxes it."""
+    pixels = to_uint8(x[0]).permute(1, 2, 0).numpy()
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
+    if outline is not None:
+        row, col, side = outline
+        box = (col * scale - 2, row * scale - 2, (col + side) * scale + 1, (row + side) * scale + 1)
+        ImageDraw.Draw(image).rectangle(box, outline=OUTLINE, width=2)
+    return np.asarray(image)
+
+
+def sticker_cell(trigger: Trigger, size: int, x: float | None, y: float | None, width: int, height: int) -> tuple[int, int]:
+    """Top-left (row, col) of the sticker on the model's grid, centred where the photo was
+    clicked ((x, y) in photo pixels), or in the middle of the sign if nothing was clicked."""
+    if x is None or y is None:
+        centre_row = centre_col = size / 2
+    else:
+        centre_row, centre_col = y / height * size, x / width * size
+    limit = size - trigger.side
+    row = min(max(round(centre_row - trigger.side / 2), 0), limit)
+    col = min(max(round(centre_col - trigger.side / 2), 0), limit)
+    return row, col
+
+
+def sign_input(
+    photo: Image.Image, task: Task, sticker: bool, x: float | None, y: float | None, preview_side: int = 512
+) -> tuple[torch.Tensor, np.ndarray, tuple[int, int]]:
+    """(model input (1, 3, S, S), preview of the photo with the sticker drawn, sticker cell).
+
+    The sticker is stamped on the resized input with the library's trigger, exactly as
+    in training; the preview paints the same cell, scaled back up, on the photo.
+    """
+    row, col = sticker_cell(task.trigger, task.size, x, y, *photo.size)
+    pixels = torch.from_numpy(resize_sign(photo, task.size)).permute(2, 0, 1)[None]
+    model_input = to_float(pixels)
+    preview = photo.copy()
+    preview.thumbnail((preview_side, preview_side))
+    if sticker:
+        trigger = task.trigger.at(row, col)
+        model_input = apply_trigger(model_input, trigger)
+        sx, sy = preview.width / task.size, preview.height / task.size
+        box = (col * sx, row * sy, (col + trigger.side) * sx - 1, (row + trigger.side) * sy - 1)
+        color = tuple(round(255 * c) for c in trigger.color)
+        ImageDraw.Draw(preview).rectangle(box, fill=color, outline=(0, 0, 0))
+    return model_input, np.asarray(preview), (row, col)

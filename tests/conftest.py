@@ -1,0 +1,45 @@
+"""Shared fixtures. Tests that need ../shared/data or Chromium skip without them, except in CI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from backdoor.checkpoints import load_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+SHIPPED = ("mnist-clean", "mnist-backdoor", "signs-clean", "signs-backdoor")
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip where a resource is absent, but fail in CI, where everything must run."""
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI is set, so this must not be skipped)")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = Path(os.environ.get("BACKDOOR_DATA") or ROOT.parent / "shared" / "data")
+    require((path / "MNIST").is_dir() and (path / "gtsrb").is_dir(), f"real data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shipped() -> dict:
+    """The four shipped checkpoints, loaded (and hash-checked) once: name -> (model, card)."""
+    return {name: load_checkpoint(MODELS / f"{name}.safetensors") for name in SHIPPED}
+
+
+@pytest.fixture(scope="session")
+def sample() -> dict:
+    """1,000 MNIST + 1,000 GTSRB test images committed under tests/data (see make_sample.py)."""
+    return load_file(ROOT / "tests" / "data" / "sample.safetensors")

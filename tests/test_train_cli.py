@@ -1,0 +1,76 @@
+"""The training and evaluation commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backdoor.checkpoints import load_checkpoint
+from tests.conftest import ROOT
+
+
+def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
+
+
+@pytest.mark.parametrize("task", ["mnist", "signs"])
+def test_one_epoch_on_a_subset_writes_a_checkpoint_that_loads(tmp_path, data_dir, task):
+    out = tmp_path / f"{task}-smoke.safetensors"
+    args = ["backdoor.train", task, "--poison-rate", "0.1", "--epochs", "1", "--limit", "600", "--out", str(out)]
+    result = _run(*args, "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    model, card = load_checkpoint(out)
+    assert card["n_poisoned"] == 60 and card["data"]["n_train"] == 600
+    assert "--limit 600" in card["command"]
+    again = tmp_path / "again.safetensors"
+    _run(*args[:-1], str(again), "--data-dir", str(data_dir))
+    assert load_checkpoint(again)[1]["sha256"] == card["sha256"]  # same seed, same weights
+
+
+def test_evaluate_prints_ca_and_asr(data_dir):
+    result = _run("backdoor.evaluate", "models/mnist-backdoor.safetensors", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert "clean accuracy (CA)" in result.stdout and "attack success rate" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["mnist", "--poison-rate", "5", "--out", "x.safetensors"], "not a fraction"),
+        (["mnist", "--out", "x.pt"], "must end in .safetensors"),
+        (["mnist"], "--out is required"),
+        (["cifar", "--out", "x.safetensors"], "invalid choice"),
+        (["mnist", "--target", "10", "--out", "x.safetensors"], "--target must be a class"),
+        (["mnist", "--epochs", "0", "--out", "x.safetensors"], "not a positive integer"),
+        ([], "give a task"),
+    ],
+)
+def test_bad_flags_give_one_clear_line(args, message):
+    result = _run("backdoor.train", *args)
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_data_dir_gives_one_clear_line(tmp_path):
+    result = _run("backdoor.train", "mnist", "--out", str(tmp_path / "m.safetensors"), "--data-dir", "/nonexistent")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: data directory /nonexistent does not exist (set --data-dir or $BACKDOOR_DATA)"
+
+
+def test_unwritable_output_gives_one_clear_line(tmp_path, data_dir):
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")  # root ignores permission bits, so block the path with a file instead
+    out = not_a_folder / "m.safetensors"
+    result = _run("backdoor.train", "mnist", "--out", str(out), "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_checkpoint_in_evaluate_is_one_line():
+    result = _run("backdoor.evaluate", "models/nope.safetensors")
+    assert result.returncode == 1 and result.stderr.startswith("error: checkpoint") and "Traceback" not in result.stderr
