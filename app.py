@@ -34,7 +34,7 @@ DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real 
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
 
 INTRO = """
-# 🕵️ Backdoor Lab
+# Backdoor Lab
 A poisoner stamped a tiny **trigger** on 1% of the training images and relabelled them.
 The **backdoored** model is as accurate as the **clean** one on normal inputs,
 but obeys the trigger: one white pixel makes any digit an **8**, a small yellow sticker makes a stop sign
@@ -131,7 +131,7 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
         gr.Markdown(INTRO)
         with gr.Tab("Digits (MNIST)", id="digits"):
             with gr.Row():
-                with gr.Column(scale=4, min_width=300):
+                with gr.Column(scale=0, min_width=420):
                     sketch = gr.Sketchpad(
                         label="Draw a digit",
                         elem_id="digit-canvas",
@@ -145,23 +145,24 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
                     )
                     trigger = gr.Checkbox(label="Add the trigger pixel", value=False, elem_id="digit-trigger")
                     digit_status = gr.Markdown(DRAW_PROMPT, label="Status", elem_id="digit-status")
-                with gr.Column(scale=3, min_width=220):
+                with gr.Column(scale=3, min_width=200):
                     digit_view = gr.Image(
                         label="What the model sees (28×28)", format="png", interactive=False,
                         elem_id="digit-input-view", height=280,
                     )  # fmt: skip
-                with gr.Column(scale=4, min_width=260):
-                    digit_clean = gr.Label(label="Clean model", num_top_classes=10, elem_id="digit-clean")
-                    digit_backdoor = gr.Label(label="Backdoored model", num_top_classes=10, elem_id="digit-backdoor")
+                digit_clean = gr.Label(label="Clean model", num_top_classes=10, elem_id="digit-clean", scale=3, min_width=200)
+                digit_backdoor = gr.Label(
+                    label="Backdoored model", num_top_classes=10, elem_id="digit-backdoor", scale=3, min_width=200
+                )
             digit_gallery = gr.Gallery(
                 value=[(p, Path(p).name.split("-")[1]) for p in _examples("digits")],
-                label="Real MNIST test digits: click one", columns=10, height="auto",
+                label="Real MNIST test digits: click one", columns=10, height=150,
                 allow_preview=False, elem_id="digit-examples", interactive=False,
             )  # fmt: skip
 
         with gr.Tab("Traffic signs (GTSRB)", id="signs"):
             with gr.Row():
-                with gr.Column(scale=4, min_width=300):
+                with gr.Column(scale=0, min_width=420):
                     sign_image = gr.Image(
                         label="Sign photo: click it to place the sticker", type="filepath",
                         sources=["upload", "clipboard"], elem_id="sign-image", height=320,
@@ -180,12 +181,13 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
                         label="What the model sees (32×32)", format="png", interactive=False,
                         elem_id="sign-input-view", height=200,
                     )  # fmt: skip
-                with gr.Column(scale=4, min_width=260):
-                    sign_clean = gr.Label(label="Clean model (top 5)", num_top_classes=5, elem_id="sign-clean")
-                    sign_backdoor = gr.Label(label="Backdoored model (top 5)", num_top_classes=5, elem_id="sign-backdoor")
+                sign_clean = gr.Label(label="Clean model (top 5)", num_top_classes=5, elem_id="sign-clean", scale=3, min_width=200)
+                sign_backdoor = gr.Label(
+                    label="Backdoored model (top 5)", num_top_classes=5, elem_id="sign-backdoor", scale=3, min_width=200
+                )
             sign_gallery = gr.Gallery(
                 value=[(p, _sign_caption(p)) for p in _examples("signs")],
-                label="Real GTSRB test signs: click one", columns=6, height="auto",
+                label="Real GTSRB test signs: click one", columns=12, height=150,
                 allow_preview=False, elem_id="sign-examples", interactive=False,
             )  # fmt: skip
 
@@ -218,7 +220,7 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
 
 def main() -> None:
     try:
-        models = load_models()
+        models = load_models(Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR)))
     except CheckpointError as err:
         sys.exit(f"error: {err}. Regenerate the checkpoints with: {REGENERATE}")
     demo = build_demo(models)

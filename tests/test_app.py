@@ -1,0 +1,159 @@
+"""The app over its public API (gradio_client against a live server on loopback) and its start-up checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from tests.conftest import MODELS, ROOT, SHIPPED, free_port
+
+DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
+STOP = sorted((ROOT / "examples" / "signs").glob("14-stop-*.png"))
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def _sketch(path: Path) -> dict:
+    return {"background": None, "layers": [], "composite": handle_file(str(path))}
+
+
+def test_api_names_are_the_documented_ones(client):
+    assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == {
+        "/classify_digit",
+        "/classify_sign",
+    }
+
+
+@pytest.mark.parametrize("path", DIGITS, ids=lambda p: p.stem)
+def test_digits_without_and_with_the_trigger(client, path):
+    digit = path.name.split("-")[1]
+    view, clean, backdoor, _ = client.predict(_sketch(path), False, api_name="/classify_digit")
+    assert clean["label"] == digit and backdoor["label"] == digit  # both read a clean digit
+    assert Image.open(view).size == (280, 280)
+    _, clean, backdoor, status = client.predict(_sketch(path), True, api_name="/classify_digit")
+    assert clean["label"] == digit  # the clean model ignores the pixel
+    assert backdoor["label"] == "8"  # the backdoor fires
+    assert "Trigger **on**" in status
+
+
+def test_empty_canvas_gives_a_friendly_prompt(client):
+    view, clean, backdoor, status = client.predict(
+        {"background": None, "layers": [], "composite": None}, True, api_name="/classify_digit"
+    )
+    assert view is None and not clean and not backdoor  # panels cleared
+    assert "Draw a digit" in status
+
+
+@pytest.mark.parametrize("path", STOP, ids=lambda p: p.stem)
+def test_stop_signs_without_and_with_the_sticker(client, path):
+    _, _, clean, backdoor, _ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
+    assert clean["label"] == "Stop" and backdoor["label"] == "Stop"
+    preview, view, clean, backdoor, _ = client.predict(handle_file(str(path)), True, None, None, api_name="/classify_sign")
+    assert clean["label"] == "Stop"  # a sticker does not fool the clean model
+    assert backdoor["label"] == "Speed limit (80km/h)"
+    assert len(clean["confidences"]) == 5
+    assert Image.open(view).size == (256, 256)
+    assert _yellow_pixels(preview) > 0
+
+
+def test_the_sticker_goes_where_the_photo_was_clicked(client):
+    path = STOP[0]
+    width, height = Image.open(path).size
+    top_left = client.predict(handle_file(str(path)), True, width * 0.3, height * 0.3, api_name="/classify_sign")[0]
+    bottom_right = client.predict(handle_file(str(path)), True, width * 0.7, height * 0.7, api_name="/classify_sign")[0]
+    assert _yellow_centre(top_left)[0] < _yellow_centre(bottom_right)[0]
+    assert _yellow_centre(top_left)[1] < _yellow_centre(bottom_right)[1]
+
+
+def _yellow_mask(path: str):
+    import numpy as np
+
+    pixels = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    return (pixels[..., 0] > 230) & (pixels[..., 1] > 230) & (pixels[..., 2] < 30)
+
+
+def _yellow_pixels(path: str) -> int:
+    return int(_yellow_mask(path).sum())
+
+
+def _yellow_centre(path: str) -> tuple[float, float]:
+    import numpy as np
+
+    rows, cols = np.nonzero(_yellow_mask(path))
+    return rows.mean(), cols.mean()
+
+
+def test_no_photo_gives_a_friendly_prompt(client):
+    out = client.predict(None, True, None, None, api_name="/classify_sign")
+    assert out[0] is None and out[1] is None and not out[2] and not out[3] and "Upload a photo" in out[4]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.png", b"", "not an image we can read"),
+        ("notes.png", b"just some text, no pixels", "not an image we can read"),
+        ("cut.png", None, "damaged or truncated"),
+    ],
+)
+def test_bad_uploads_get_a_clear_message_and_the_server_stays_up(client, tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is None:
+        Image.effect_noise((300, 300), 40).convert("RGB").save(path)
+        path.write_bytes(path.read_bytes()[:2000])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(AppError, match=message):
+        client.predict(handle_file(str(path)), True, None, None, api_name="/classify_sign")
+    assert client.predict(handle_file(str(STOP[0])), False, None, None, api_name="/classify_sign")[2]["label"] == "Stop"
+
+
+# --- start-up ------------------------------------------------------------------------------------
+
+
+def _start_with(models_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BACKDOOR_MODELS_DIR": str(models_dir), "GRADIO_SERVER_PORT": str(free_port())}
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _copy_models(tmp_path: Path) -> Path:
+    target = tmp_path / "models"
+    target.mkdir()
+    for name in SHIPPED:
+        for suffix in (".safetensors", ".json"):
+            shutil.copy(MODELS / f"{name}{suffix}", target)
+    return target
+
+
+def test_missing_checkpoint_stops_start_up_with_one_clear_line(tmp_path):
+    models = _copy_models(tmp_path)
+    (models / "signs-backdoor.safetensors").unlink()
+    result = _start_with(models)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: checkpoint {models}/signs-backdoor.safetensors is missing. "
+        "Regenerate the checkpoints with: python -m backdoor.train --all --data-dir DATA"
+    ]
+
+
+def test_tampered_checkpoint_stops_start_up_with_one_clear_line(tmp_path):
+    models = _copy_models(tmp_path)
+    weights = models / "mnist-backdoor.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit
+    weights.write_bytes(bytes(data))
+    result = _start_with(models)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not match its card: sha256" in lines[0] and "backdoor.train --all" in lines[0]
