@@ -157,3 +157,28 @@ def test_tampered_checkpoint_stops_start_up_with_one_clear_line(tmp_path):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "does not match its card: sha256" in lines[0] and "backdoor.train --all" in lines[0]
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(client, tmp_path):
+    path = tmp_path / "bomb.png"
+    Image.new("1", (20_000, 20_000)).save(path)  # ~50 KB on disk, 400 megapixels decoded
+    with pytest.raises(AppError, match="too large"):
+        client.predict(handle_file(str(path)), True, None, None, api_name="/classify_sign")
+    assert client.predict(handle_file(str(STOP[0])), False, None, None, api_name="/classify_sign")[2]["label"] == "Stop"
+
+
+def test_uploads_over_the_size_cap_are_refused(client, tmp_path):
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(11 * 1024 * 1024))  # 11 MB, over the 10 MB cap
+    with pytest.raises(Exception, match="(?i)file size|too large|exceeds"):
+        client.predict(handle_file(str(path)), True, None, None, api_name="/classify_sign")
+    assert client.predict(handle_file(str(STOP[0])), False, None, None, api_name="/classify_sign")[2]["label"] == "Stop"
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "CMYK", "I;16", "F"])
+def test_odd_image_modes_are_classified(client, tmp_path, mode):
+    suffix = {"CMYK": "jpg", "F": "tiff"}.get(mode, "png")
+    path = tmp_path / f"stop.{suffix}"
+    Image.open(STOP[0]).convert("RGB").convert(mode).save(path)
+    _, view, clean, _, _ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
+    assert Image.open(view).size == (256, 256) and len(clean["confidences"]) == 5
