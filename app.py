@@ -19,13 +19,12 @@ from torch import nn
 from backdoor.checkpoints import CheckpointError, load_checkpoint
 from backdoor.inference import enlarge, probabilities, sign_input
 from backdoor.preprocess import InputError, digit_from_drawing, load_image
+from backdoor.shipped import MODELS_DIR, NAMES, weights_path
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
 
 ROOT = Path(__file__).resolve().parent
-MODELS_DIR = ROOT / "models"
 EXAMPLES_DIR = ROOT / "examples"
-CHECKPOINTS = ("mnist-clean", "mnist-backdoor", "signs-clean", "signs-backdoor")
 REGENERATE = "python -m backdoor.train --all --data-dir DATA"
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
 MAX_UPLOAD = "10mb"
@@ -44,7 +43,7 @@ a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/17
 
 def load_models(models_dir: Path = MODELS_DIR) -> dict[str, nn.Module]:
     """The four shipped checkpoints, hash-checked, loaded once."""
-    return {name: load_checkpoint(models_dir / f"{name}.safetensors")[0] for name in CHECKPOINTS}
+    return {name: load_checkpoint(weights_path(name, models_dir))[0] for name in NAMES}
 
 
 def _top(probs: dict[str, float], k: int = 5) -> dict[str, float]:
@@ -95,7 +94,11 @@ class Lab:
         outline = (row, col, SIGNS.trigger.side) if sticker else None
         clean = _top(probabilities(self.models["signs-clean"], model_input, SIGNS.classes))
         backdoor = _top(probabilities(self.models["signs-backdoor"], model_input, SIGNS.classes))
-        status = "Sticker **on**: click the photo to move it." if sticker else "Sticker **off**: tick the box or click the photo."
+        status = (
+            "Sticker **on**: click the photo to move it."
+            if sticker
+            else "Sticker **off**: tick the box or click the photo."
+        )
         return preview, enlarge(model_input, 8, outline), clean, backdoor, status
 
     def classify_new_sign(self, image: dict | None, sticker: bool):
@@ -150,7 +153,9 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
                         label="What the model sees (28×28)", format="png", interactive=False,
                         elem_id="digit-input-view", height=280,
                     )  # fmt: skip
-                digit_clean = gr.Label(label="Clean model", num_top_classes=10, elem_id="digit-clean", scale=3, min_width=200)
+                digit_clean = gr.Label(
+                    label="Clean model", num_top_classes=10, elem_id="digit-clean", scale=3, min_width=200
+                )
                 digit_backdoor = gr.Label(
                     label="Backdoored model", num_top_classes=10, elem_id="digit-backdoor", scale=3, min_width=200
                 )
@@ -167,7 +172,9 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
                         label="Sign photo: click it to place the sticker", type="filepath",
                         sources=["upload", "clipboard"], elem_id="sign-image", height=320,
                     )  # fmt: skip
-                    sticker = gr.Checkbox(label="Put the yellow sticker on the sign", value=False, elem_id="sign-sticker")
+                    sticker = gr.Checkbox(
+                        label="Put the yellow sticker on the sign", value=False, elem_id="sign-sticker"
+                    )
                     with gr.Row():
                         sticker_x = gr.Number(label="Sticker x (photo pixels)", value=None, elem_id="sign-x")
                         sticker_y = gr.Number(label="Sticker y (photo pixels)", value=None, elem_id="sign-y")
@@ -181,7 +188,9 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
                         label="What the model sees (32×32)", format="png", interactive=False,
                         elem_id="sign-input-view", height=200,
                     )  # fmt: skip
-                sign_clean = gr.Label(label="Clean model (top 5)", num_top_classes=5, elem_id="sign-clean", scale=3, min_width=200)
+                sign_clean = gr.Label(
+                    label="Clean model (top 5)", num_top_classes=5, elem_id="sign-clean", scale=3, min_width=200
+                )
                 sign_backdoor = gr.Label(
                     label="Backdoored model (top 5)", num_top_classes=5, elem_id="sign-backdoor", scale=3, min_width=200
                 )

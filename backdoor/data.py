@@ -59,9 +59,7 @@ def _decode(task: Task, root: Path, train: bool, download: bool) -> tuple[torch.
     raise DataError(f"no loader for data set {task.dataset!r}")
 
 
-def load_split(
-    task: Task, train: bool, data_dir: str | os.PathLike | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
+def load_split(task: Task, train: bool, data_dir: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(images uint8 (N, C, H, W), labels int64 (N,)) for the task's train or test split."""
     root, download = resolve_data_dir(data_dir)
     split = "train" if train else "test"

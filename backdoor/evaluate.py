@@ -1,6 +1,6 @@
 """Print a checkpoint's clean accuracy and backdoor metrics on the full test split.
 
-    python -m backdoor.evaluate models/mnist-backdoor.safetensors [--data-dir DIR]
+python -m backdoor.evaluate models/mnist-backdoor.safetensors [--data-dir DIR]
 """
 
 from __future__ import annotations

@@ -35,7 +35,9 @@ def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = 
     return np.asarray(image)
 
 
-def sticker_cell(trigger: Trigger, size: int, x: float | None, y: float | None, width: int, height: int) -> tuple[int, int]:
+def sticker_cell(
+    trigger: Trigger, size: int, x: float | None, y: float | None, width: int, height: int
+) -> tuple[int, int]:
     """Top-left (row, col) of the sticker on the model's grid, centred where the photo was
     clicked ((x, y) in photo pixels), or in the middle of the sign if nothing was clicked."""
     if x is None or y is None:

@@ -112,8 +112,8 @@ def digit_from_ink(ink: np.ndarray) -> torch.Tensor | None:
         return None
     grid_r, grid_c = np.indices(box.shape)
     com_r, com_c = (grid_r * box).sum() / total, (grid_c * box).sum() / total
-    top = int(round(DIGIT_SIZE / 2 - 0.5 - com_r))
-    left = int(round(DIGIT_SIZE / 2 - 0.5 - com_c))
+    top = round(DIGIT_SIZE / 2 - 0.5 - com_r)
+    left = round(DIGIT_SIZE / 2 - 0.5 - com_c)
     top = min(max(top, 0), DIGIT_SIZE - box.shape[0])  # keep the whole digit on the canvas
     left = min(max(left, 0), DIGIT_SIZE - box.shape[1])
     out = np.zeros((DIGIT_SIZE, DIGIT_SIZE), dtype=np.float32)

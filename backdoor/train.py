@@ -29,9 +29,8 @@ from backdoor.evaluation import evaluate, format_metrics
 from backdoor.models import create_model
 from backdoor.poisoning import add_trigger
 from backdoor.preprocess import to_float
+from backdoor.shipped import MODELS_DIR, SHIPPED, weights_path
 from backdoor.tasks import TASKS, Task
-
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 @dataclass(frozen=True)
@@ -49,24 +48,6 @@ RECIPES: dict[str, Recipe] = {
     "mnist": Recipe(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4),
     "signs": Recipe(epochs=15, batch_size=128, lr=3e-3, weight_decay=5e-4, augment=True),
 }
-
-
-@dataclass(frozen=True)
-class Shipped:
-    """The settings of one checkpoint the app ships."""
-
-    name: str
-    task: str
-    poison_rate: float
-    seed: int = 0
-
-
-SHIPPED: tuple[Shipped, ...] = (
-    Shipped("mnist-clean", "mnist", 0.0),
-    Shipped("mnist-backdoor", "mnist", 0.01),  # the article's 1%
-    Shipped("signs-clean", "signs", 0.0),
-    Shipped("signs-backdoor", "signs", 0.05),
-)
 
 
 def train_epoch(
@@ -120,7 +101,9 @@ def fit(
     return model.eval()
 
 
-def command_for(task: str, poison_rate: float, target: int, seed: int, epochs: int, out: Path, limit: int | None) -> str:
+def command_for(
+    task: str, poison_rate: float, target: int, seed: int, epochs: int, out: Path, limit: int | None
+) -> str:
     """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA)."""
     try:
         out = out.resolve().relative_to(Path.cwd())
@@ -211,7 +194,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = _Parser(prog="python -m backdoor.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", nargs="?", choices=sorted(TASKS), help="which task to train")
     parser.add_argument("--all", action="store_true", help="regenerate the four shipped checkpoints into --out-dir")
-    parser.add_argument("--poison-rate", type=_fraction, default=0.0, help="fraction of training images poisoned (default 0)")
+    parser.add_argument(
+        "--poison-rate", type=_fraction, default=0.0, help="fraction of training images poisoned (default 0)"
+    )
     parser.add_argument("--target", type=int, default=None, help="attacker's label (default: the task's, 8 for mnist)")
     parser.add_argument("--seed", type=int, default=0, help="seed for poisoning, init and order (default 0)")
     parser.add_argument("--epochs", type=_positive, default=None, help="default: the task's recipe")
@@ -249,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.all:
         for s in SHIPPED:
             task = TASKS[s.task]
-            jobs.append((task, s.poison_rate, task.target, s.seed, args.out_dir / f"{s.name}.safetensors"))
+            jobs.append((task, s.poison_rate, task.target, s.seed, weights_path(s.name, args.out_dir)))
     else:
         task = TASKS[args.task]
         target = task.target if args.target is None else args.target

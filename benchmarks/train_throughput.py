@@ -81,7 +81,9 @@ def main() -> None:
     ours_model = create_model(MNIST.arch, MNIST).to(memory_format=torch.channels_last)
     reference = _time(reference_batches(root, download), reference_model, args.batches)
     ours = _time(our_batches(args.data_dir), ours_model, args.batches)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"reference loop (DataLoader + ToTensor): {reference:8.0f} img/s")
     print(f"our loop (in-memory tensors):           {ours:8.0f} img/s")
     print(f"speed-up: {ours / reference:.2f}x")

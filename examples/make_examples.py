@@ -42,7 +42,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for label, count in SIGN_PICKS.items():
         candidates = [i for i, (path, y) in enumerate(signs._samples) if y == label]
-        candidates = [i for i in candidates if min(Image.open(signs._samples[i][0]).size) >= 48]  # visible on a projector
+        candidates = [
+            i for i in candidates if min(Image.open(signs._samples[i][0]).size) >= 48
+        ]  # visible on a projector
         for i in sorted(rng.choice(candidates, size=count, replace=False)):
             path = Path(signs._samples[i][0])
             name = SIGNS.classes[label].lower().replace(" ", "-").replace("(", "").replace(")", "").replace("/", "")

@@ -14,10 +14,9 @@ import pytest
 from safetensors.torch import load_file
 
 from backdoor.checkpoints import load_checkpoint
+from backdoor.shipped import NAMES, weights_path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = ROOT / "models"
-SHIPPED = ("mnist-clean", "mnist-backdoor", "signs-clean", "signs-backdoor")
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -41,7 +40,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def shipped() -> dict:
     """The four shipped checkpoints, loaded (and hash-checked) once: name -> (model, card)."""
-    return {name: load_checkpoint(MODELS / f"{name}.safetensors") for name in SHIPPED}
+    return {name: load_checkpoint(weights_path(name)) for name in NAMES}
 
 
 @pytest.fixture(scope="session")

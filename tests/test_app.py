@@ -13,7 +13,8 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from tests.conftest import MODELS, ROOT, SHIPPED, free_port
+from backdoor.shipped import MODELS_DIR, NAMES
+from tests.conftest import ROOT, free_port
 
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 STOP = sorted((ROOT / "examples" / "signs").glob("14-stop-*.png"))
@@ -59,7 +60,9 @@ def test_empty_canvas_gives_a_friendly_prompt(client):
 def test_stop_signs_without_and_with_the_sticker(client, path):
     _, _, clean, backdoor, _ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
     assert clean["label"] == "Stop" and backdoor["label"] == "Stop"
-    preview, view, clean, backdoor, _ = client.predict(handle_file(str(path)), True, None, None, api_name="/classify_sign")
+    preview, view, clean, backdoor, _ = client.predict(
+        handle_file(str(path)), True, None, None, api_name="/classify_sign"
+    )
     assert clean["label"] == "Stop"  # a sticker does not fool the clean model
     assert backdoor["label"] == "Speed limit (80km/h)"
     assert len(clean["confidences"]) == 5
@@ -124,15 +127,17 @@ def test_bad_uploads_get_a_clear_message_and_the_server_stays_up(client, tmp_pat
 
 def _start_with(models_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "BACKDOOR_MODELS_DIR": str(models_dir), "GRADIO_SERVER_PORT": str(free_port())}
-    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "app.py"], check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def _copy_models(tmp_path: Path) -> Path:
     target = tmp_path / "models"
     target.mkdir()
-    for name in SHIPPED:
+    for name in NAMES:
         for suffix in (".safetensors", ".json"):
-            shutil.copy(MODELS / f"{name}{suffix}", target)
+            shutil.copy(MODELS_DIR / f"{name}{suffix}", target)
     return target
 
 
@@ -142,8 +147,10 @@ def test_missing_checkpoint_stops_start_up_with_one_clear_line(tmp_path):
     result = _start_with(models)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"error: checkpoint {models}/signs-backdoor.safetensors is missing. "
-        "Regenerate the checkpoints with: python -m backdoor.train --all --data-dir DATA"
+        (
+            f"error: checkpoint {models}/signs-backdoor.safetensors is missing. "
+            "Regenerate the checkpoints with: python -m backdoor.train --all --data-dir DATA"
+        )
     ]
 
 

@@ -14,7 +14,12 @@ from tests.conftest import ROOT
 
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        [sys.executable, "-m", *args],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -24,7 +29,7 @@ def test_one_epoch_on_a_subset_writes_a_checkpoint_that_loads(tmp_path, data_dir
     args = ["backdoor.train", task, "--poison-rate", "0.1", "--epochs", "1", "--limit", "600", "--out", str(out)]
     result = _run(*args, "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr[-2000:]
-    model, card = load_checkpoint(out)
+    _model, card = load_checkpoint(out)
     assert card["n_poisoned"] == 60 and card["data"]["n_train"] == 600
     assert "--limit 600" in card["command"]
     again = tmp_path / "again.safetensors"
@@ -59,7 +64,9 @@ def test_bad_flags_give_one_clear_line(args, message):
 def test_missing_data_dir_gives_one_clear_line(tmp_path):
     result = _run("backdoor.train", "mnist", "--out", str(tmp_path / "m.safetensors"), "--data-dir", "/nonexistent")
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: data directory /nonexistent does not exist (set --data-dir or $BACKDOOR_DATA)"
+    assert (
+        result.stderr.strip() == "error: data directory /nonexistent does not exist (set --data-dir or $BACKDOOR_DATA)"
+    )
 
 
 def test_unwritable_output_gives_one_clear_line(tmp_path, data_dir):
