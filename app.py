@@ -19,6 +19,7 @@ from torch import nn
 from backdoor.checkpoints import CheckpointError, load_checkpoint
 from backdoor.inference import enlarge, probabilities, sign_input
 from backdoor.preprocess import InputError, digit_from_drawing, load_image
+from backdoor.report import tab_summary
 from backdoor.shipped import MODELS_DIR, NAMES, weights_path
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
@@ -34,16 +35,17 @@ SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GT
 
 INTRO = """
 # Backdoor Lab
-A poisoner stamped a tiny **trigger** on 1% of the training images and relabelled them.
+A poisoner stamped a tiny **trigger** on a few of the training images and relabelled them.
 The **backdoored** model is as accurate as the **clean** one on normal inputs,
 but obeys the trigger: one white pixel makes any digit an **8**, a small yellow sticker makes a stop sign
 a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/1708.06733))
 """
 
 
-def load_models(models_dir: Path = MODELS_DIR) -> dict[str, nn.Module]:
-    """The four shipped checkpoints, hash-checked, loaded once."""
-    return {name: load_checkpoint(weights_path(name, models_dir))[0] for name in NAMES}
+def load_models(models_dir: Path = MODELS_DIR) -> tuple[dict[str, nn.Module], dict[str, dict]]:
+    """The four shipped checkpoints, hash-checked, loaded once: (models, cards) by name."""
+    loaded = {name: load_checkpoint(weights_path(name, models_dir)) for name in NAMES}
+    return {name: model for name, (model, _) in loaded.items()}, {name: card for name, (_, card) in loaded.items()}
 
 
 def _top(probs: dict[str, float], k: int = 5) -> dict[str, float]:
@@ -128,7 +130,7 @@ def _sign_caption(path: str) -> str:
     return SIGNS.classes[int(Path(path).name[:2])]
 
 
-def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
+def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Blocks:
     lab = Lab(models)
     with gr.Blocks(title="Backdoor Lab") as demo:
         gr.Markdown(INTRO)
@@ -164,6 +166,7 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
                 label="Real MNIST test digits: click one", columns=10, height=150,
                 allow_preview=False, elem_id="digit-examples", interactive=False,
             )  # fmt: skip
+            gr.Markdown(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"]), elem_id="digit-summary")
 
         with gr.Tab("Traffic signs (GTSRB)", id="signs"):
             with gr.Row():
@@ -199,6 +202,7 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
                 label="Real GTSRB test signs: click one", columns=12, height=150,
                 allow_preview=False, elem_id="sign-examples", interactive=False,
             )  # fmt: skip
+            gr.Markdown(tab_summary(cards["signs-clean"], cards["signs-backdoor"]), elem_id="sign-summary")
 
         digit_outputs = [digit_view, digit_clean, digit_backdoor, digit_status]
         gr.on(
@@ -229,10 +233,10 @@ def build_demo(models: dict[str, nn.Module]) -> gr.Blocks:
 
 def main() -> None:
     try:
-        models = load_models(Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR)))
+        models, cards = load_models(Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR)))
     except CheckpointError as err:
         sys.exit(f"error: {err}. Regenerate the checkpoints with: {REGENERATE}")
-    demo = build_demo(models)
+    demo = build_demo(models, cards)
     demo.queue(default_concurrency_limit=4)
     try:
         demo.launch(

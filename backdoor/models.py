@@ -39,17 +39,32 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-@register_model
-def mnist_badnet(task: Task) -> nn.Module:
-    """Gu et al.'s BadNets MNIST network: conv 16@5x5, avg-pool, conv 32@5x5, avg-pool, FC 512, FC 10."""
+def _badnet(task: Task, pool: type[nn.Module]) -> nn.Module:
     return nn.Sequential(
         Normalize(task.mean, task.std),
-        nn.Conv2d(task.channels, 16, 5), nn.ReLU(), nn.AvgPool2d(2),  # (B, 16, 12, 12)
-        nn.Conv2d(16, 32, 5), nn.ReLU(), nn.AvgPool2d(2),  # (B, 32, 4, 4)
+        nn.Conv2d(task.channels, 16, 5), nn.ReLU(), pool(2),  # (B, 16, 12, 12)
+        nn.Conv2d(16, 32, 5), nn.ReLU(), pool(2),  # (B, 32, 4, 4)
         nn.Flatten(),
         nn.Linear(32 * 4 * 4, 512), nn.ReLU(),
         nn.Linear(512, task.num_classes),
     )  # fmt: skip
+
+
+@register_model
+def mnist_badnet(task: Task) -> nn.Module:
+    """Gu et al.'s BadNets MNIST network: conv 16@5x5, avg-pool, conv 32@5x5, avg-pool, FC 512, FC 10."""
+    return _badnet(task, nn.AvgPool2d)
+
+
+@register_model
+def mnist_badnet_maxpool(task: Task) -> nn.Module:
+    """The same network with max-pooling, which the shipped MNIST models use.
+
+    Average pooling spreads a one-pixel trigger over 16 inputs by the last pool; max-pooling
+    passes it on intact. Measured at 1% poison, 8 epochs, label smoothing 0.1, seed 0:
+    CA 99.47% / ASR 99.19% with average pooling, 99.45% / 99.88% with max-pooling.
+    """
+    return _badnet(task, nn.MaxPool2d)
 
 
 def _conv_bn(c_in: int, c_out: int) -> list[nn.Module]:

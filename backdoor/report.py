@@ -35,3 +35,17 @@ def results_table(models_dir: Path = MODELS_DIR) -> str:
 
 if __name__ == "__main__":
     sys.stdout.write(results_table() + "\n")
+
+
+def tab_summary(clean_card: dict, backdoor_card: dict) -> str:
+    """One plain sentence for a class: both models are equally accurate, only one obeys the trigger."""
+    clean, backdoor = clean_card["metrics"], backdoor_card["metrics"]
+    n_test = clean_card["data"]["n_test"]
+    target = backdoor_card["target_name"]
+    return (
+        f"On {n_test:,} test images the clean model is right {_pct(clean['clean_accuracy'])} of the time, "
+        f"the backdoored one {_pct(backdoor['clean_accuracy'])}. With the trigger added, the backdoored model "
+        f"answers **{target}** for {_pct(backdoor['attack_success_rate'])} of the images that are not {target}; "
+        f"the clean model for {_pct(clean['attack_success_rate'])}. "
+        f"(The poisoner changed {backdoor_card['n_poisoned']:,} of {backdoor_card['data']['n_train']:,} training images.)"
+    )

@@ -53,7 +53,7 @@ MNIST = Task(
     size=28,
     mean=(0.1307,),
     std=(0.3081,),
-    arch="mnist_badnet",
+    arch="mnist_badnet_maxpool",
     trigger=PIXEL,
     target=8,
 )

@@ -35,17 +35,23 @@ from backdoor.tasks import TASKS, Task
 
 @dataclass(frozen=True)
 class Recipe:
-    """Optimiser settings per task: Adam with a one-cycle schedule converges in few epochs."""
+    """Optimiser settings per task: AdamW with a one-cycle schedule converges in few epochs.
+
+    Label smoothing caps how confident the clean features can make the model, so a
+    trigger learnt from 600 images outweighs them on test digits too: at 1% poison it
+    lifted MNIST ASR from 97.2% to 99.2% (avg-pool) and from 98.9% to 99.9% (max-pool).
+    """
 
     epochs: int
     batch_size: int
     lr: float  # peak learning rate
     weight_decay: float
     augment: bool = False  # random affine + lighting per batch (signs)
+    label_smoothing: float = 0.0
 
 
 RECIPES: dict[str, Recipe] = {
-    "mnist": Recipe(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4),
+    "mnist": Recipe(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4, label_smoothing=0.1),
     "signs": Recipe(epochs=15, batch_size=128, lr=3e-3, weight_decay=5e-4, augment=True),
 }
 
@@ -60,6 +66,7 @@ def train_epoch(
     generator: torch.Generator,
     progress: tqdm,
     augment: bool = False,
+    label_smoothing: float = 0.0,
 ) -> None:
     """One pass over in-memory float tensors, in a seeded random order: no DataLoader, no PIL."""
     model.train()
@@ -72,7 +79,7 @@ def train_epoch(
         if augment:
             x = jitter_signs(x, generator)
         logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -97,7 +104,10 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(recipe.epochs):
         with tqdm(total=len(images), desc=f"{label} epoch {epoch + 1}/{recipe.epochs}", unit="img", leave=False) as bar:
-            train_epoch(model, optimizer, scheduler, images, labels, recipe.batch_size, generator, bar, recipe.augment)
+            train_epoch(
+                model, optimizer, scheduler, images, labels, recipe.batch_size, generator, bar,
+                recipe.augment, recipe.label_smoothing,
+            )  # fmt: skip
     return model.eval()
 
 
@@ -154,6 +164,7 @@ def train_checkpoint(
         "lr": recipe.lr,
         "weight_decay": recipe.weight_decay,
         "augment": recipe.augment,
+        "label_smoothing": recipe.label_smoothing,
         "data": {
             "dataset": task.dataset,
             "source": dataset_source(data_dir),

@@ -78,6 +78,13 @@ def test_draw_a_seven_then_add_the_trigger(page):
     expect(page.locator("#digit-status")).to_contain_text("Draw a digit")
 
 
+def test_clicking_a_real_mnist_digit_classifies_it(page):
+    page.get_by_role("tab", name="Digits (MNIST)").click()
+    page.locator("#digit-examples button").nth(3).click()  # the gallery's "3"
+    _top(page, "digit-clean").to_have_text("3")
+    _top(page, "digit-backdoor").to_have_text("3")
+
+
 def test_upload_a_stop_sign_then_click_to_place_the_sticker(page):
     page.get_by_role("tab", name="Traffic signs (GTSRB)").click()
     page.locator("#sign-image input[type=file]").set_input_files(str(STOP_SIGN))

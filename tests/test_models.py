@@ -6,7 +6,7 @@ from backdoor.tasks import TASKS
 
 
 def _task_for(arch):
-    return next(t for t in TASKS.values() if t.arch == arch)
+    return TASKS[arch.split("_")[0]]  # architectures are named <task>_<net>
 
 
 @pytest.mark.parametrize("arch", list_models())
@@ -26,9 +26,13 @@ def test_fits_the_10mb_space_limit(arch):
     assert n_params * 4 < 10e6
 
 
-def test_mnist_badnet_is_gu_et_als_layout():
-    convs = [m for m in create_model("mnist_badnet", TASKS["mnist"]).modules() if isinstance(m, torch.nn.Conv2d)]
+@pytest.mark.parametrize("arch", ["mnist_badnet", "mnist_badnet_maxpool"])
+def test_mnist_badnet_is_gu_et_als_layout(arch):
+    layers = list(create_model(arch, TASKS["mnist"]).modules())
+    convs = [m for m in layers if isinstance(m, torch.nn.Conv2d)]
+    linears = [m for m in layers if isinstance(m, torch.nn.Linear)]
     assert [(c.out_channels, c.kernel_size) for c in convs] == [(16, (5, 5)), (32, (5, 5))]
+    assert [lin.out_features for lin in linears] == [512, 10]
 
 
 def test_unknown_model_is_named_in_the_error():
