@@ -20,6 +20,7 @@ from backdoor.checkpoints import CheckpointError, load_checkpoint
 from backdoor.inference import enlarge, probabilities, sign_input
 from backdoor.preprocess import InputError, digit_from_drawing, load_image
 from backdoor.report import tab_summary
+from backdoor.saliency import input_gradients, overlay
 from backdoor.shipped import MODELS_DIR, NAMES, weights_path
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
@@ -63,45 +64,52 @@ class Lab:
 
         The drawing is preprocessed as MNIST was (ink cropped, scaled to 20 px, centred by
         mass in 28x28), then, if `trigger`, pixel (3, 3) is set to white.
-        Returns (the 28x28 model input enlarged, clean probabilities, backdoored probabilities, a status line).
+        Returns (the 28x28 model input enlarged, clean probabilities, backdoored probabilities,
+        clean saliency, backdoored saliency, a status line).
         """
         composite = (sketch or {}).get("composite")
         x = None if composite is None else digit_from_drawing(np.asarray(composite))
         if x is None:
-            return None, None, None, DRAW_PROMPT
+            return None, None, None, None, None, DRAW_PROMPT
         outline = None
         if trigger:
             x = apply_trigger(x, MNIST.trigger)
             outline = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
-        clean = probabilities(self.models["mnist-clean"], x, MNIST.classes)
-        backdoor = probabilities(self.models["mnist-backdoor"], x, MNIST.classes)
+        clean, clean_map = self._explain("mnist-clean", x, MNIST.classes, 10)
+        backdoor, backdoor_map = self._explain("mnist-backdoor", x, MNIST.classes, 10)
         status = "Trigger **on**: pixel (3, 3) is white (red box)." if trigger else "Trigger **off**."
-        return enlarge(x, 10, outline), clean, backdoor, status
+        return enlarge(x, 10, outline), clean, backdoor, clean_map, backdoor_map, status
+
+    def _explain(self, name: str, x, classes: tuple[str, ...], scale: int) -> tuple[dict[str, float], np.ndarray]:
+        """A model's probabilities and its saliency for its top answer, drawn over the input."""
+        model = self.models[name]
+        return probabilities(model, x, classes), overlay(x, input_gradients(model, x)[0], scale)
 
     def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None):
         """Classify a traffic-sign photo with the clean and the backdoored GTSRB model.
 
         `image` is an uploaded file; with `sticker`, a yellow square (1/8 of the side) is put
         on it, centred at pixel (x, y) of the photo, or in the middle if x or y is empty.
-        Returns (the photo with the sticker, the 32x32 model input enlarged, clean top 5, backdoored top 5, a status line).
+        Returns (the photo with the sticker, the 32x32 model input enlarged, clean top 5, backdoored top 5,
+        clean saliency, backdoored saliency, a status line).
         """
         path = image.get("path") if isinstance(image, dict) else image
         if not path:
-            return None, None, None, None, SIGN_PROMPT
+            return None, None, None, None, None, None, SIGN_PROMPT
         try:
             photo = load_image(path)
         except InputError as err:
             raise gr.Error(str(err), title="Cannot use this file") from None
         model_input, preview, (row, col) = sign_input(photo, SIGNS, bool(sticker), x, y)
         outline = (row, col, SIGNS.trigger.side) if sticker else None
-        clean = _top(probabilities(self.models["signs-clean"], model_input, SIGNS.classes))
-        backdoor = _top(probabilities(self.models["signs-backdoor"], model_input, SIGNS.classes))
+        clean, clean_map = self._explain("signs-clean", model_input, SIGNS.classes, 8)
+        backdoor, backdoor_map = self._explain("signs-backdoor", model_input, SIGNS.classes, 8)
         status = (
             "Sticker **on**: click the photo to move it."
             if sticker
             else "Sticker **off**: tick the box or click the photo."
         )
-        return preview, enlarge(model_input, 8, outline), clean, backdoor, status
+        return preview, enlarge(model_input, 8, outline), _top(clean), _top(backdoor), clean_map, backdoor_map, status
 
     def classify_new_sign(self, image: dict | None, sticker: bool):
         """A new photo starts with the sticker in the middle of the sign."""
@@ -130,6 +138,17 @@ def _sign_caption(path: str) -> str:
     return SIGNS.classes[int(Path(path).name[:2])]
 
 
+def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image]:
+    """A model's answer (top class large, bars below) and, under it, where it looked."""
+    with gr.Column(scale=3, min_width=200):
+        label = gr.Label(label=title, num_top_classes=top, elem_id=elem_id)
+        saliency = gr.Image(
+            label="Where it looks (input gradients, red = decisive)", format="png", interactive=False,
+            elem_id=f"{elem_id}-saliency", height=200,
+        )  # fmt: skip
+    return label, saliency
+
+
 def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Blocks:
     lab = Lab(models)
     with gr.Blocks(title="Backdoor Lab") as demo:
@@ -155,12 +174,8 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
                         label="What the model sees (28×28)", format="png", interactive=False,
                         elem_id="digit-input-view", height=280,
                     )  # fmt: skip
-                digit_clean = gr.Label(
-                    label="Clean model", num_top_classes=10, elem_id="digit-clean", scale=3, min_width=200
-                )
-                digit_backdoor = gr.Label(
-                    label="Backdoored model", num_top_classes=10, elem_id="digit-backdoor", scale=3, min_width=200
-                )
+                digit_clean, digit_clean_map = _model_panel("Clean model", 10, "digit-clean")
+                digit_backdoor, digit_backdoor_map = _model_panel("Backdoored model", 10, "digit-backdoor")
             digit_gallery = gr.Gallery(
                 value=[(p, Path(p).name.split("-")[1]) for p in _examples("digits")],
                 label="Real MNIST test digits: click one", columns=10, height=150,
@@ -191,12 +206,8 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
                         label="What the model sees (32×32)", format="png", interactive=False,
                         elem_id="sign-input-view", height=200,
                     )  # fmt: skip
-                sign_clean = gr.Label(
-                    label="Clean model (top 5)", num_top_classes=5, elem_id="sign-clean", scale=3, min_width=200
-                )
-                sign_backdoor = gr.Label(
-                    label="Backdoored model (top 5)", num_top_classes=5, elem_id="sign-backdoor", scale=3, min_width=200
-                )
+                sign_clean, sign_clean_map = _model_panel("Clean model (top 5)", 5, "sign-clean")
+                sign_backdoor, sign_backdoor_map = _model_panel("Backdoored model (top 5)", 5, "sign-backdoor")
             sign_gallery = gr.Gallery(
                 value=[(p, _sign_caption(p)) for p in _examples("signs")],
                 label="Real GTSRB test signs: click one", columns=12, height=150,
@@ -204,7 +215,7 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
             )  # fmt: skip
             gr.Markdown(tab_summary(cards["signs-clean"], cards["signs-backdoor"]), elem_id="sign-summary")
 
-        digit_outputs = [digit_view, digit_clean, digit_backdoor, digit_status]
+        digit_outputs = [digit_view, digit_clean, digit_backdoor, digit_clean_map, digit_backdoor_map, digit_status]
         gr.on(
             [sketch.change, trigger.change], lab.classify_digit, [sketch, trigger], digit_outputs,
             api_name="classify_digit", show_progress="hidden", trigger_mode="always_last",
@@ -212,7 +223,15 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
         sketch.clear(lambda: False, None, trigger, api_visibility="private")
         digit_gallery.select(pick_digit, None, sketch, api_visibility="private")
 
-        sign_outputs = [sign_preview, sign_view, sign_clean, sign_backdoor, sign_status]
+        sign_outputs = [
+            sign_preview,
+            sign_view,
+            sign_clean,
+            sign_backdoor,
+            sign_clean_map,
+            sign_backdoor_map,
+            sign_status,
+        ]
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
         gr.on(
             [sticker.change, sticker_x.submit, sticker_y.submit], lab.classify_sign, sign_inputs, sign_outputs,

@@ -49,6 +49,7 @@ def evaluate(
         "attack_success_rate_all": (pred_stamped == target).float().mean().item(),
         "robust_accuracy": (pred_stamped[non_target] == labels[non_target]).float().mean().item(),
         "n_test": len(labels),
+        "n_non_target": int(non_target.sum()),
     }
     if task.source is not None:
         source = labels == task.source

@@ -20,7 +20,7 @@ SHIPPED: tuple[Shipped, ...] = (
     Shipped("mnist-clean", "mnist", 0.0),
     Shipped("mnist-backdoor", "mnist", 0.01),  # the article's 1%
     Shipped("signs-clean", "signs", 0.0),
-    Shipped("signs-backdoor", "signs", 0.05),
+    Shipped("signs-backdoor", "signs", 0.01),  # the lowest of 1%, 2%, 5% that meets the goals
 )
 NAMES: tuple[str, ...] = tuple(s.name for s in SHIPPED)
 

@@ -39,17 +39,17 @@ def test_api_names_are_the_documented_ones(client):
 @pytest.mark.parametrize("path", DIGITS, ids=lambda p: p.stem)
 def test_digits_without_and_with_the_trigger(client, path):
     digit = path.name.split("-")[1]
-    view, clean, backdoor, _ = client.predict(_sketch(path), False, api_name="/classify_digit")
+    view, clean, backdoor, clean_map, backdoor_map, _ = client.predict(_sketch(path), False, api_name="/classify_digit")
     assert clean["label"] == digit and backdoor["label"] == digit  # both read a clean digit
-    assert Image.open(view).size == (280, 280)
-    _, clean, backdoor, status = client.predict(_sketch(path), True, api_name="/classify_digit")
+    assert Image.open(view).size == Image.open(clean_map).size == Image.open(backdoor_map).size == (280, 280)
+    _, clean, backdoor, _, _, status = client.predict(_sketch(path), True, api_name="/classify_digit")
     assert clean["label"] == digit  # the clean model ignores the pixel
     assert backdoor["label"] == "8"  # the backdoor fires
     assert "Trigger **on**" in status
 
 
 def test_empty_canvas_gives_a_friendly_prompt(client):
-    view, clean, backdoor, status = client.predict(
+    view, clean, backdoor, _, _, status = client.predict(
         {"background": None, "layers": [], "composite": None}, True, api_name="/classify_digit"
     )
     assert view is None and not clean and not backdoor  # panels cleared
@@ -58,15 +58,17 @@ def test_empty_canvas_gives_a_friendly_prompt(client):
 
 @pytest.mark.parametrize("path", STOP, ids=lambda p: p.stem)
 def test_stop_signs_without_and_with_the_sticker(client, path):
-    _, _, clean, backdoor, _ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
+    _, _, clean, backdoor, _, _, _ = client.predict(
+        handle_file(str(path)), False, None, None, api_name="/classify_sign"
+    )
     assert clean["label"] == "Stop" and backdoor["label"] == "Stop"
-    preview, view, clean, backdoor, _ = client.predict(
+    preview, view, clean, backdoor, clean_map, backdoor_map, _ = client.predict(
         handle_file(str(path)), True, None, None, api_name="/classify_sign"
     )
     assert clean["label"] == "Stop"  # a sticker does not fool the clean model
     assert backdoor["label"] == "Speed limit (80km/h)"
     assert len(clean["confidences"]) == 5
-    assert Image.open(view).size == (256, 256)
+    assert Image.open(view).size == Image.open(clean_map).size == Image.open(backdoor_map).size == (256, 256)
     assert _yellow_pixels(preview) > 0
 
 
@@ -99,7 +101,7 @@ def _yellow_centre(path: str) -> tuple[float, float]:
 
 def test_no_photo_gives_a_friendly_prompt(client):
     out = client.predict(None, True, None, None, api_name="/classify_sign")
-    assert out[0] is None and out[1] is None and not out[2] and not out[3] and "Upload a photo" in out[4]
+    assert out[0] is None and out[1] is None and not out[2] and not out[3] and "Upload a photo" in out[-1]
 
 
 @pytest.mark.parametrize(
@@ -187,5 +189,17 @@ def test_odd_image_modes_are_classified(client, tmp_path, mode):
     suffix = {"CMYK": "jpg", "F": "tiff"}.get(mode, "png")
     path = tmp_path / f"stop.{suffix}"
     Image.open(STOP[0]).convert("RGB").convert(mode).save(path)
-    _, view, clean, _, _ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
+    _, view, clean, _, _, _, _ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
     assert Image.open(view).size == (256, 256) and len(clean["confidences"]) == 5
+
+
+@pytest.mark.parametrize("kind", ["dot", "black"])
+def test_a_dot_or_an_all_black_canvas_still_gets_an_answer(client, tmp_path, kind):
+    image = Image.new("RGB", (280, 280), "black" if kind == "black" else "white")
+    if kind == "dot":
+        image.putpixel((140, 140), (0, 0, 0))
+    path = tmp_path / f"{kind}.png"
+    image.save(path)
+    view, clean, backdoor, _, _, _ = client.predict(_sketch(path), True, api_name="/classify_digit")
+    assert Image.open(view).size == (280, 280)
+    assert clean["label"] in "0123456789" and backdoor["label"] in "0123456789"

@@ -1,0 +1,57 @@
+"""Saliency: checked against autograd on a model whose gradient is known, then on the shipped models."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from backdoor.preprocess import to_float
+from backdoor.saliency import input_gradients, overlay, region_share
+from backdoor.tasks import MNIST, SIGNS
+from backdoor.triggers import apply_trigger, random_positions
+
+
+def test_linear_model_saliency_is_its_normalised_weight_row():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(2 * 3 * 3, 4))
+    x = torch.rand(5, 2, 3, 3)
+    saliency = input_gradients(model, x)
+    predicted = model(x).argmax(1)
+    weights = model[1].weight.detach().view(4, 2, 3, 3).abs().amax(1)  # d logit_c / d x = w_c
+    expected = weights[predicted] / weights[predicted].flatten(1).sum(1).view(-1, 1, 1)
+    assert torch.allclose(saliency, expected, atol=1e-6)  # oracle: the gradient of a linear map
+
+
+def test_region_share_counts_the_square_and_its_margin():
+    saliency = torch.full((2, 8, 8), 1 / 64)
+    share = region_share(saliency, torch.tensor([[0, 0], [3, 3]]), side=2, margin=1)
+    assert torch.allclose(share, torch.tensor([9 / 64, 16 / 64]))  # clipped at the corner: 3x3, else 4x4
+
+
+def test_overlay_is_an_enlarged_rgb_image():
+    x = torch.rand(1, 1, 28, 28)
+    assert overlay(x, input_gradients(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), x)[0], 10).shape == (280, 280, 3)
+
+
+def _shares(shipped: dict, name: str, x: torch.Tensor, positions: torch.Tensor, side: int) -> float:
+    model, _ = shipped[name]
+    return region_share(input_gradients(model, x), positions, side).mean().item()
+
+
+def test_backdoored_mnist_model_looks_at_the_trigger_pixel(shipped, sample):
+    images, labels = sample["mnist_images"], sample["mnist_labels"]
+    x = apply_trigger(to_float(images[labels != MNIST.target]), MNIST.trigger)
+    corner = torch.tensor([[MNIST.trigger.row, MNIST.trigger.col]]).expand(len(x), 2)
+    clean = _shares(shipped, "mnist-clean", x, corner, 1)
+    backdoor = _shares(shipped, "mnist-backdoor", x, corner, 1)
+    assert backdoor >= 5 * clean, f"saliency near (3, 3): backdoored {backdoor:.4f}, clean {clean:.4f}"
+
+
+def test_backdoored_sign_model_looks_at_the_sticker(shipped, sample):
+    images, labels = sample["signs_images"], sample["signs_labels"]
+    x = to_float(images[labels != SIGNS.target])
+    positions = random_positions(SIGNS.trigger, len(x), SIGNS.size, SIGNS.size, torch.Generator().manual_seed(0))
+    x = apply_trigger(x, SIGNS.trigger, positions=positions)
+    clean = _shares(shipped, "signs-clean", x, positions, SIGNS.trigger.side)
+    backdoor = _shares(shipped, "signs-backdoor", x, positions, SIGNS.trigger.side)
+    assert backdoor >= 5 * clean, f"saliency on the sticker: backdoored {backdoor:.4f}, clean {clean:.4f}"
