@@ -179,7 +179,7 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
             digit_gallery = gr.Gallery(
                 value=[(p, Path(p).name.split("-")[1]) for p in _examples("digits")],
                 label="Real MNIST test digits: click one", columns=10, height=150,
-                allow_preview=False, elem_id="digit-examples", interactive=False,
+                allow_preview=False, elem_id="digit-examples", interactive=False, buttons=[],
             )  # fmt: skip
             gr.Markdown(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"]), elem_id="digit-summary")
 
@@ -211,7 +211,7 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
             sign_gallery = gr.Gallery(
                 value=[(p, _sign_caption(p)) for p in _examples("signs")],
                 label="Real GTSRB test signs: click one", columns=12, height=150,
-                allow_preview=False, elem_id="sign-examples", interactive=False,
+                allow_preview=False, elem_id="sign-examples", interactive=False, buttons=[],
             )  # fmt: skip
             gr.Markdown(tab_summary(cards["signs-clean"], cards["signs-backdoor"]), elem_id="sign-summary")
 
@@ -221,7 +221,9 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
             api_name="classify_digit", show_progress="hidden", trigger_mode="always_last",
         )  # fmt: skip
         sketch.clear(lambda: False, None, trigger, api_visibility="private")
-        digit_gallery.select(pick_digit, None, sketch, api_visibility="private")
+        digit_gallery.select(pick_digit, None, sketch, api_visibility="private").then(
+            lab.classify_digit, [sketch, trigger], digit_outputs, api_visibility="private", show_progress="hidden"
+        )  # a value set by code does not fire the Sketchpad's change event
 
         sign_outputs = [
             sign_preview,

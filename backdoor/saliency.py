@@ -41,8 +41,7 @@ def region_share(saliency: torch.Tensor, positions: torch.Tensor, side: int, mar
 def overlay(x: torch.Tensor, saliency: torch.Tensor, scale: int) -> np.ndarray:
     """The (1, C, H, W) input in grey with its (H, W) saliency in red on top, enlarged without smoothing."""
     grey = to_uint8(x[0]).float().mean(0) * 0.5  # dimmed, so the heat stands out
-    heat = saliency / saliency.max().clamp_min(1e-12)
-    heat = heat.sqrt()  # spread the scale: a few hot pixels should not hide the rest
+    heat = (saliency / saliency.flatten().quantile(0.99).clamp_min(1e-12)).clamp(0, 1)  # top 1% saturate
     rgb = torch.stack([grey + (255 - grey) * heat, grey * (1 - heat), grey * (1 - heat)], dim=-1)
     image = Image.fromarray(rgb.round().clamp(0, 255).to(torch.uint8).numpy())
     return np.asarray(image.resize((image.width * scale, image.height * scale), Image.NEAREST))

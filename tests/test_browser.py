@@ -33,6 +33,7 @@ def page(app_url):
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(20_000)
+        playwright_api.expect.set_options(timeout=20_000)  # a busy 2-core CI machine answers slower
         page.goto(app_url)
         yield page
         browser.close()
@@ -80,7 +81,7 @@ def test_draw_a_seven_then_add_the_trigger(page):
 
 def test_clicking_a_real_mnist_digit_classifies_it(page):
     page.get_by_role("tab", name="Digits (MNIST)").click()
-    page.locator("#digit-examples button").nth(3).click()  # the gallery's "3"
+    page.locator("#digit-examples").get_by_role("button", name="Thumbnail 4 of 10").click()  # the real "3"
     _top(page, "digit-clean").to_have_text("3")
     _top(page, "digit-backdoor").to_have_text("3")
 
@@ -99,6 +100,17 @@ def test_upload_a_stop_sign_then_click_to_place_the_sticker(page):
     assert page.locator("#sign-sticker input").is_checked()  # clicking switched the sticker on
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "signs.png")
+
+
+def test_clicking_a_real_gtsrb_sign_classifies_it(page):
+    page.get_by_role("tab", name="Traffic signs (GTSRB)").click()
+    page.locator("#sign-sticker input").uncheck()
+    page.locator("#sign-examples").get_by_role("button", name="Thumbnail 3 of 12").click()  # priority road
+    _top(page, "sign-clean").to_have_text("Priority road")
+    _top(page, "sign-backdoor").to_have_text("Priority road")
+    page.locator("#sign-sticker input").check()  # default place: the middle of the sign
+    _top(page, "sign-backdoor").to_have_text("Speed limit (80km/h)")
+    _top(page, "sign-clean").to_have_text("Priority road")
 
 
 def test_screenshots_were_written():
