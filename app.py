@@ -17,10 +17,10 @@ import numpy as np
 from torch import nn
 
 from backdoor.checkpoints import CheckpointError, load_checkpoint
-from backdoor.inference import enlarge, probabilities, sign_input
+from backdoor.inference import enlarge, sign_input
 from backdoor.preprocess import InputError, digit_from_drawing, load_image
 from backdoor.report import tab_summary
-from backdoor.saliency import input_gradients, overlay
+from backdoor.saliency import explain, overlay
 from backdoor.shipped import MODELS_DIR, NAMES, weights_path
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
@@ -82,8 +82,8 @@ class Lab:
 
     def _explain(self, name: str, x, classes: tuple[str, ...], scale: int) -> tuple[dict[str, float], np.ndarray]:
         """A model's probabilities and its saliency for its top answer, drawn over the input."""
-        model = self.models[name]
-        return probabilities(model, x, classes), overlay(x, input_gradients(model, x)[0], scale)
+        probs, saliency = explain(self.models[name], x)
+        return dict(zip(classes, probs[0].tolist())), overlay(x, saliency[0], scale)
 
     def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None):
         """Classify a traffic-sign photo with the clean and the backdoored GTSRB model.

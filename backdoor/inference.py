@@ -1,24 +1,16 @@
-"""What the app computes for one input: model probabilities and the pictures that explain them."""
+"""The pictures the app shows for one input: the model input enlarged, and the sign with its sticker."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
-from torch import nn
 
 from backdoor.preprocess import resize_sign, to_float, to_uint8
 from backdoor.tasks import Task
 from backdoor.triggers import Trigger, apply_trigger
 
 OUTLINE = (255, 0, 0)  # red: the trigger stands out on white ink and on signs
-
-
-@torch.inference_mode()
-def probabilities(model: nn.Module, x: torch.Tensor, classes: tuple[str, ...]) -> dict[str, float]:
-    """Class name -> softmax probability for one (1, C, H, W) input, as gr.Label takes it."""
-    probs = model(x).softmax(1)[0]
-    return {name: float(p) for name, p in zip(classes, probs)}
 
 
 def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = None) -> np.ndarray:

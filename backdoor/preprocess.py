@@ -16,7 +16,7 @@ def resize_sign(image: Image.Image, size: int) -> np.ndarray:
 
     PIL's bilinear filter widens its support when shrinking, i.e. it anti-aliases.
     """
-    return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
+    return np.array(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)  # writable, for torch
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:

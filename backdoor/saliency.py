@@ -15,8 +15,14 @@ from torch import nn
 from backdoor.preprocess import to_uint8
 
 
-def input_gradients(model: nn.Module, x: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
-    """(N, H, W) saliency of each image's `classes` logit (default: the predicted class), each map summing to 1."""
+def explain(
+    model: nn.Module, x: torch.Tensor, classes: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities (N, K), saliency (N, H, W)) from one forward and one backward pass.
+
+    The saliency is that of each image's `classes` logit (default: the predicted class),
+    each map summing to 1.
+    """
     x = x.detach().clone().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)
@@ -24,7 +30,12 @@ def input_gradients(model: nn.Module, x: torch.Tensor, classes: torch.Tensor | N
             classes = logits.argmax(1)
         (grad,) = torch.autograd.grad(logits.gather(1, classes.view(-1, 1)).sum(), x)
     saliency = grad.abs().amax(1)
-    return saliency / saliency.flatten(1).sum(1).clamp_min(1e-12).view(-1, 1, 1)
+    return logits.detach().softmax(1), saliency / saliency.flatten(1).sum(1).clamp_min(1e-12).view(-1, 1, 1)
+
+
+def input_gradients(model: nn.Module, x: torch.Tensor, classes: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, H, W) saliency maps, each summing to 1 (see `explain`)."""
+    return explain(model, x, classes)[1]
 
 
 def region_share(saliency: torch.Tensor, positions: torch.Tensor, side: int, margin: int = 1) -> torch.Tensor:
