@@ -62,24 +62,22 @@ def train_epoch(
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     images: torch.Tensor,
     labels: torch.Tensor,
-    batch_size: int,
+    recipe: Recipe,
     generator: torch.Generator,
     progress: tqdm,
-    augment: bool = False,
-    label_smoothing: float = 0.0,
 ) -> None:
     """One pass over in-memory float tensors, in a seeded random order: no DataLoader, no PIL."""
     model.train()
     order = torch.randperm(len(images), generator=generator)
     seen = correct = 0
     loss_sum = 0.0
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    for start in range(0, len(order), recipe.batch_size):
+        idx = order[start : start + recipe.batch_size]
         x, y = images[idx], labels[idx]
-        if augment:
+        if recipe.augment:
             x = jitter_signs(x, generator)
         logits = model(x)
-        loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
+        loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -104,10 +102,7 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(recipe.epochs):
         with tqdm(total=len(images), desc=f"{label} epoch {epoch + 1}/{recipe.epochs}", unit="img", leave=False) as bar:
-            train_epoch(
-                model, optimizer, scheduler, images, labels, recipe.batch_size, generator, bar,
-                recipe.augment, recipe.label_smoothing,
-            )  # fmt: skip
+            train_epoch(model, optimizer, scheduler, images, labels, recipe, generator, bar)
     return model.eval()
 
 
