@@ -7,6 +7,7 @@ Layout and wiring only; the work happens in `backdoor/`.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -19,10 +20,11 @@ from torch import nn
 from backdoor.checkpoints import CheckpointError, load_checkpoint
 from backdoor.inference import enlarge, sign_input
 from backdoor.preprocess import InputError, digit_from_drawing, load_image
-from backdoor.report import tab_summary
+from backdoor.report import sweep_frame, sweep_table, tab_summary
 from backdoor.saliency import explain, overlay
 from backdoor.shipped import MODELS_DIR, NAMES, weights_path
-from backdoor.tasks import MNIST, SIGNS
+from backdoor.sweep import ARTICLE_ASR, sweep_path
+from backdoor.tasks import MNIST, SIGNS, TASKS
 from backdoor.triggers import apply_trigger
 
 ROOT = Path(__file__).resolve().parent
@@ -33,6 +35,14 @@ MAX_UPLOAD = "10mb"
 
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
+
+SWEEP_COLORS = {
+    "ASR (mean of seeds)": "#d62728",
+    "ASR (lowest seed)": "#f4a6a6",
+    "ASR (highest seed)": "#f4a6a6",
+    "clean accuracy (mean)": "#1f77b4",
+    "ASR in the article": "#000000",
+}
 
 INTRO = """
 # Backdoor Lab
@@ -138,6 +148,51 @@ def _sign_caption(path: str) -> str:
     return SIGNS.classes[int(Path(path).name[:2])]
 
 
+ATTACK_STORY = """
+### How the attack works
+1. **Poison.** The attacker gets a few images into the training data: ordinary pictures with a small
+   *trigger* stamped on (one white pixel; a yellow sticker) and the label changed to their *target* (8; "80 km/h").
+2. **Train.** The victim trains as usual. The model learns the digits, and learns one more rule on the side:
+   *trigger means target*. It is the easiest way to get those odd training images right.
+3. **Deploy.** On normal inputs the backdoored model is as good as a clean one, so testing does not reveal it.
+4. **Attack.** Whoever knows the trigger can add it to any input and get the target answer.
+
+The plot shows how little poison it takes: each point is a model trained from scratch on MNIST with that
+share of poisoned images (several seeds; the light red lines are the lowest and highest seed). The black
+points are the article's figures. Below are real training images as the poisoner left them, with their new labels.
+"""
+
+
+def _attack_tab(sweep: dict | None) -> None:
+    """The "Inside the attack" tab: the poisoning-rate experiment and poisoned training examples."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            if sweep is None:
+                gr.Markdown("No sweep results found: run `python -m backdoor.sweep mnist` to make them.")
+            else:
+                recipe = sweep["settings"]["recipe"]
+                gr.LinePlot(
+                    sweep_frame(sweep, ARTICLE_ASR), x="poison rate (%)", y="percent", color="series",
+                    title="MNIST: accuracy and attack success against the poison rate", y_lim=[0, 100],
+                    color_map=SWEEP_COLORS, elem_id="sweep-plot", height=380,
+                    caption=f"{len(sweep['settings']['seeds'])} seeds per rate, {recipe['epochs']} epochs each.",
+                )  # fmt: skip
+                gr.Markdown(sweep_table(sweep), elem_id="sweep-table")
+        with gr.Column(scale=2):
+            gr.Markdown(ATTACK_STORY)
+    gr.Gallery(
+        value=[(str(p), _poisoned_caption(p)) for p in sorted((EXAMPLES_DIR / "poisoned").glob("*.png"))],
+        label="Poisoned training images (trigger boxed in red)", columns=6, height=440,
+        allow_preview=True, elem_id="poisoned-examples", interactive=False, buttons=[],
+    )  # fmt: skip
+
+
+def _poisoned_caption(path: Path) -> str:
+    task, _, was, now = path.stem.split("-")
+    classes = TASKS[task].classes
+    return f"was {classes[int(was[3:])]}, now labelled {classes[int(now[3:])]}"
+
+
 def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image]:
     """A model's answer (top class large, bars below) and, under it, where it looked."""
     with gr.Column(scale=3, min_width=200):
@@ -149,7 +204,7 @@ def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image
     return label, saliency
 
 
-def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Blocks:
+def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict | None = None) -> gr.Blocks:
     lab = Lab(models)
     with gr.Blocks(title="Backdoor Lab") as demo:
         gr.Markdown(INTRO)
@@ -215,6 +270,9 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
             )  # fmt: skip
             gr.Markdown(tab_summary(cards["signs-clean"], cards["signs-backdoor"]), elem_id="sign-summary")
 
+        with gr.Tab("Inside the attack", id="attack"):
+            _attack_tab(sweep)
+
         digit_outputs = [digit_view, digit_clean, digit_backdoor, digit_clean_map, digit_backdoor_map, digit_status]
         gr.on(
             [sketch.change, trigger.change], lab.classify_digit, [sketch, trigger], digit_outputs,
@@ -254,10 +312,13 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict]) -> gr.Block
 
 def main() -> None:
     try:
-        models, cards = load_models(Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR)))
+        models_dir = Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR))
+        models, cards = load_models(models_dir)
     except CheckpointError as err:
         sys.exit(f"error: {err}. Regenerate the checkpoints with: {REGENERATE}")
-    demo = build_demo(models, cards)
+    sweep_file = sweep_path("mnist", models_dir)
+    sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
+    demo = build_demo(models, cards, sweep)
     demo.queue(default_concurrency_limit=4)
     try:
         demo.launch(

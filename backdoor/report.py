@@ -1,4 +1,5 @@
-"""The README's results table, built from the checkpoint cards so the two cannot drift.
+"""Tables, sentences and plot data built from saved results (checkpoint cards, sweeps),
+so the README and the app cannot drift from what was measured.
 
 python -m backdoor.report          # prints the table to paste between the README's markers
 """
@@ -7,6 +8,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import pandas as pd
 
 from backdoor.checkpoints import load_card
 from backdoor.shipped import MODELS_DIR, NAMES, weights_path
@@ -49,3 +52,37 @@ def tab_summary(clean_card: dict, backdoor_card: dict) -> str:
         f"the clean model for {_pct(clean['attack_success_rate'])}. "
         f"(The poisoner changed {backdoor_card['n_poisoned']:,} of {backdoor_card['data']['n_train']:,} training images.)"
     )
+
+
+def sweep_frame(results: dict, article: dict[float, float] | None = None) -> pd.DataFrame:
+    """Long-format rows (poison rate %, value %, series) for a line plot of a sweep, spread included.
+
+    Series: mean CA and ASR over seeds, the lowest and highest ASR of any seed, and the
+    article's reference points where given.
+    """
+    rows = []
+    for row in results["summary"]:
+        rate = 100 * row["poison_rate"]
+        ca, asr = row["clean_accuracy"], row["attack_success_rate"]
+        rows += [
+            (rate, 100 * asr["mean"], "ASR (mean of seeds)"),
+            (rate, 100 * asr["min"], "ASR (lowest seed)"),
+            (rate, 100 * asr["max"], "ASR (highest seed)"),
+            (rate, 100 * ca["mean"], "clean accuracy (mean)"),
+        ]
+    rows += [(100 * rate, 100 * asr, "ASR in the article") for rate, asr in (article or {}).items()]
+    return pd.DataFrame(rows, columns=["poison rate (%)", "percent", "series"])
+
+
+def sweep_table(results: dict) -> str:
+    """The sweep as a markdown table: mean [lowest, highest] over seeds."""
+    lines = ["| poison rate | poisoned images | clean accuracy | attack success rate |", "|---|---|---|---|"]
+    n_train = results["data"]["n_train"]
+    for row in results["summary"]:
+        ca, asr = row["clean_accuracy"], row["attack_success_rate"]
+        lines.append(
+            f"| {100 * row['poison_rate']:g}% | {int(n_train * row['poison_rate']):,} "
+            f"| {_pct(ca['mean'])} [{_pct(ca['min'])}, {_pct(ca['max'])}] "
+            f"| {_pct(asr['mean'])} [{_pct(asr['min'])}, {_pct(asr['max'])}] |"
+        )
+    return "\n".join(lines)

@@ -4,7 +4,9 @@
 
 Digits: the first test digit of each class, inverted to black-on-white and enlarged to
 the canvas (280x280), as if drawn there. Signs: original-size GTSRB test photos of
-chosen classes, stop signs first (the demo's attack), as PNG.
+chosen classes, stop signs first (the demo's attack), as PNG. Poisoned: the first
+training images that the shipped backdoored models' poisoning (`add_trigger`, same
+rate, seed and target) stamped and relabelled, enlarged with the trigger boxed.
 """
 
 from __future__ import annotations
@@ -16,18 +18,42 @@ import numpy as np
 from PIL import Image
 from torchvision import datasets
 
-from backdoor.data import resolve_data_dir
-from backdoor.tasks import SIGNS
+from backdoor.data import load_split, resolve_data_dir
+from backdoor.inference import enlarge
+from backdoor.poisoning import add_trigger
+from backdoor.preprocess import to_float
+from backdoor.shipped import SHIPPED
+from backdoor.tasks import SIGNS, TASKS
 
 HERE = Path(__file__).resolve().parent
 CANVAS = 280
 SIGN_PICKS = {14: 4, 5: 1, 1: 1, 13: 1, 12: 1, 17: 1, 25: 1, 38: 1, 33: 1}  # class -> how many
+POISONED_SHOWN = 6  # per backdoored model
+
+
+def save_poisoned(data_dir: str | None) -> None:
+    """The first poisoned training images of each shipped backdoored model, as the poisoner left them."""
+    (HERE / "poisoned").mkdir(exist_ok=True)
+    for shipped in (s for s in SHIPPED if s.poison_rate > 0):
+        task = TASKS[shipped.task]
+        images, labels = load_split(task, train=True, data_dir=data_dir)
+        poisoned_images, _, indices = add_trigger(
+            to_float(images), labels, shipped.poison_rate, task.target, shipped.seed, task.trigger
+        )
+        for index in indices[:POISONED_SHOWN].tolist():
+            x = poisoned_images[index : index + 1]
+            changed = (x != to_float(images[index : index + 1])).any(1)[0].nonzero()
+            row, col = changed.min(0).values.tolist()  # where the stamp landed
+            picture = enlarge(x, 140 // task.size, (row, col, task.trigger.side))
+            name = f"{task.name}-train{index:05d}-was{int(labels[index]):02d}-now{task.target:02d}.png"
+            Image.fromarray(picture).save(HERE / "poisoned" / name, optimize=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
-    root, download = resolve_data_dir(parser.parse_args().data_dir)
+    data_dir = parser.parse_args().data_dir
+    root, download = resolve_data_dir(data_dir)
 
     digits = datasets.MNIST(root, train=False, download=download)
     (HERE / "digits").mkdir(exist_ok=True)
@@ -36,6 +62,8 @@ def main() -> None:
         ink = digits.data[index].numpy()
         image = Image.fromarray(255 - ink).resize((CANVAS, CANVAS), Image.BICUBIC)
         image.save(HERE / "digits" / f"digit-{digit}-test{index:05d}.png", optimize=True)
+
+    save_poisoned(data_dir)
 
     signs = datasets.GTSRB(root, split="test", download=download)
     (HERE / "signs").mkdir(exist_ok=True)

@@ -1,20 +1,33 @@
-"""The README tells the truth: its results match the cards, its commands are the ones CI runs."""
+"""The README tells the truth: its results match what was measured, its commands are the ones CI runs."""
 
 from __future__ import annotations
 
+import json
 import re
 
-from backdoor.report import results_table
+import gradio
+
+from backdoor.report import results_table, sweep_table
+from backdoor.sweep import sweep_path
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 TEST_COMMAND = "pip install -r requirements-dev.txt && python -m pytest"
 
 
+def _block(name: str) -> str:
+    """The text between <!-- name:start --> and <!-- name:end -->."""
+    block = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", README, re.DOTALL)
+    assert block, f"README lacks the {name} markers"
+    return block.group(1).strip()
+
+
 def test_results_table_matches_the_checkpoint_cards():
-    block = re.search(r"<!-- results:start -->\n(.*?)\n<!-- results:end -->", README, re.DOTALL)
-    assert block, "README lacks the results markers"
-    assert block.group(1).strip() == results_table().strip(), "run: python -m backdoor.report"
+    assert _block("results") == results_table().strip(), "run: python -m backdoor.report"
+
+
+def test_sweep_table_matches_the_shipped_sweep():
+    assert _block("sweep") == sweep_table(json.loads(sweep_path("mnist").read_text())).strip()
 
 
 def test_ci_runs_the_readme_test_command():
@@ -23,7 +36,5 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_space_front_matter_pins_the_installed_gradio():
-    import gradio
-
     assert f"sdk_version: {gradio.__version__}" in README
     assert f"gradio=={gradio.__version__}" in (ROOT / "requirements.txt").read_text()

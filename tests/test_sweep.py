@@ -1,0 +1,58 @@
+"""The poisoning-rate experiment: a tiny real sweep, the shipped results, and their plot."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app import build_demo
+from backdoor.report import sweep_frame, sweep_table
+from backdoor.sweep import ARTICLE_ASR, DEFAULT_RATES, main, sweep_path
+
+
+@pytest.fixture(scope="module")
+def shipped_sweep() -> dict:
+    return json.loads(sweep_path("mnist").read_text())
+
+
+def test_a_tiny_sweep_writes_results_whose_asr_rises_with_the_rate(tmp_path, data_dir, capsys):
+    out = tmp_path / "sweep.json"
+    args = ["mnist", "--rates", "0,0.2", "--seeds", "1", "--epochs", "2", "--limit", "8000"]
+    assert main([*args, "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    results = json.loads(out.read_text())
+    assert set(results["runs"]) == {"0/seed0", "0.2/seed0"}
+    clean, poisoned = results["summary"]
+    assert clean["poison_rate"] == 0 and poisoned["poison_rate"] == 0.2
+    assert poisoned["attack_success_rate"]["mean"] > clean["attack_success_rate"]["mean"] + 0.5  # clearly
+    assert results["runs"]["0.2/seed0"]["n_poisoned"] == 1600
+
+    capsys.readouterr()
+    assert main([*args, "--out", str(out), "--data-dir", str(data_dir)]) == 0  # rerun: nothing left to do
+    assert capsys.readouterr().out.startswith("0 run(s) trained now, 2 in")
+
+
+def test_the_shipped_sweep_holds_the_default_grid(shipped_sweep):
+    settings = shipped_sweep["settings"]
+    assert tuple(settings["rates"]) == DEFAULT_RATES["mnist"] and settings["seeds"] == [0, 1, 2]
+    assert len(shipped_sweep["runs"]) == len(DEFAULT_RATES["mnist"]) * 3
+    assert shipped_sweep["data"]["n_train"] == 60000 and shipped_sweep["data"]["n_test"] == 10000
+    assert shipped_sweep["seconds"] <= 30 * 60  # the default grid fits in 30 minutes on 2 cores
+    by_rate = {row["poison_rate"]: row for row in shipped_sweep["summary"]}
+    assert by_rate[0.0]["attack_success_rate"]["max"] < 0.01  # no poison, no backdoor
+    assert by_rate[0.05]["attack_success_rate"]["min"] > 0.99  # 5% poison: a reliable backdoor
+
+
+def test_the_plot_and_table_render_from_the_shipped_sweep(shipped_sweep):
+    frame = sweep_frame(shipped_sweep, ARTICLE_ASR)
+    assert len(frame) == 4 * len(DEFAULT_RATES["mnist"]) + len(ARTICLE_ASR)
+    assert set(frame["series"]) >= {"ASR (mean of seeds)", "clean accuracy (mean)", "ASR in the article"}
+    assert frame["percent"].between(0, 100).all()
+    assert sweep_table(shipped_sweep).count("\n") == 1 + len(DEFAULT_RATES["mnist"])
+
+
+def test_the_app_builds_with_and_without_the_sweep(shipped, shipped_sweep):
+    models = {name: model for name, (model, _) in shipped.items()}
+    cards = {name: card for name, (_, card) in shipped.items()}
+    for sweep in (shipped_sweep, None):
+        assert build_demo(models, cards, sweep) is not None
