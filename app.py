@@ -36,6 +36,10 @@ MAX_UPLOAD = "10mb"
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
 
+# System fonts: the default theme fetches its fonts from Google, which a classroom may not reach.
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
+)
 SWEEP_COLORS = {
     "ASR (mean of seeds)": "#d62728",
     "ASR (lowest seed)": "#f4a6a6",
@@ -206,7 +210,7 @@ def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image
 
 def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict | None = None) -> gr.Blocks:
     lab = Lab(models)
-    with gr.Blocks(title="Backdoor Lab") as demo:
+    with gr.Blocks(title="Backdoor Lab", analytics_enabled=False) as demo:  # no telemetry, no version check
         gr.Markdown(INTRO)
         with gr.Tab("Digits (MNIST)", id="digits"):
             with gr.Row():
@@ -327,6 +331,7 @@ def main() -> None:
             max_file_size=MAX_UPLOAD,
             show_error=True,
             footer_links=["api"],
+            theme=THEME,
         )
     except (OSError, ValueError) as err:  # port taken, bad port number
         sys.exit(f"error: cannot start the server: {err}")

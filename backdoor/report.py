@@ -1,12 +1,12 @@
 """Tables, sentences and plot data built from saved results (checkpoint cards, sweeps),
 so the README and the app cannot drift from what was measured.
 
-python -m backdoor.report          # prints the table to paste between the README's markers
+    python -m backdoor.report          # prints the tables to paste between the README's markers
 """
 
 from __future__ import annotations
 
-import sys
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -34,10 +34,6 @@ def results_table(models_dir: Path = MODELS_DIR) -> str:
             f"| {_pct(m.get('source_stamped_as_target'))} | {card['train_seconds']:.0f} s |"
         )
     return "\n".join(rows)
-
-
-if __name__ == "__main__":
-    sys.stdout.write(results_table() + "\n")
 
 
 def tab_summary(clean_card: dict, backdoor_card: dict) -> str:
@@ -86,3 +82,15 @@ def sweep_table(results: dict) -> str:
             f"| {_pct(asr['mean'])} [{_pct(asr['min'])}, {_pct(asr['max'])}] |"
         )
     return "\n".join(lines)
+
+
+def main() -> None:
+    """Print the README's two generated tables, each under the name of its markers."""
+    print("results:\n" + results_table())
+    sweep = MODELS_DIR / "sweep-mnist.json"
+    if sweep.exists():
+        print("\nsweep:\n" + sweep_table(json.loads(sweep.read_text())))
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ Screenshots go to tests/artifacts/ (the README's pictures are copies of them).
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -113,6 +114,17 @@ def test_clicking_a_real_gtsrb_sign_classifies_it(page):
     _top(page, "sign-clean").to_have_text("Priority road")
 
 
+def test_inside_the_attack_shows_the_plot_and_poisoned_images(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Inside the attack").click()
+    expect(page.locator("#sweep-plot canvas, #sweep-plot svg").first).to_be_visible()
+    expect(page.locator("#sweep-table")).to_contain_text("attack success rate")
+    expect(page.locator("#poisoned-examples").get_by_role("button", name=re.compile("Thumbnail"))).to_have_count(12)
+    expect(page.locator("#poisoned-examples")).to_contain_text("now labelled 8")
+    page.screenshot(path=ARTIFACTS / "attack.png", full_page=True)
+
+
 def test_screenshots_were_written():
-    for name in ("digits.png", "signs.png"):
+    for name in ("digits.png", "signs.png", "attack.png"):
         assert Path(ARTIFACTS / name).stat().st_size > 10_000

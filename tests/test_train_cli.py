@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -81,3 +82,21 @@ def test_unwritable_output_gives_one_clear_line(tmp_path, data_dir):
 def test_missing_checkpoint_in_evaluate_is_one_line():
     result = _run("backdoor.evaluate", "models/nope.safetensors")
     assert result.returncode == 1 and result.stderr.startswith("error: checkpoint") and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_mid_epoch_leaves_no_checkpoint_behind(tmp_path, data_dir):
+    out = tmp_path / "out" / "m.safetensors"
+    args = ["backdoor.train", "mnist", "--epochs", "50", "--out", str(out), "--data-dir", str(data_dir)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ}
+    )
+    seen = ""
+    while "img/s" not in seen:  # tqdm's bar (\r, no newline) shows training has started
+        chunk = os.read(process.stderr.fileno(), 4096).decode(errors="replace")
+        assert chunk, f"training ended before it could be interrupted: {seen[-500:]}"
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted: no checkpoint was written" in stderr and "Traceback" not in stderr
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []  # no weights, no card, no temp file
