@@ -43,20 +43,23 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> tuple[Path, bool]:
     return cache_dir() / "data", True
 
 
-def _decode(task: Task, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    if task.dataset == "MNIST":
-        ds = datasets.MNIST(root, train=train, download=download)
-        return ds.data.unsqueeze(1).clone(), ds.targets.clone()  # (N, 1, 28, 28) uint8
-    if task.dataset == "GTSRB":
-        ds = datasets.GTSRB(root, split="train" if train else "test", download=download)
-        images = np.empty((len(ds), task.size, task.size, 3), dtype=np.uint8)
-        labels = np.empty(len(ds), dtype=np.int64)
-        for i in range(len(ds)):
-            image, label = ds[i]
-            images[i] = resize_sign(image, task.size)
-            labels[i] = label
-        return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
-    raise DataError(f"no loader for data set {task.dataset!r}")
+def _decode_mnist(task: Task, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = datasets.MNIST(root, train=train, download=download)
+    return ds.data.unsqueeze(1).clone(), ds.targets.clone()  # (N, 1, 28, 28) uint8, already in memory
+
+
+def _decode_gtsrb(task: Task, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = datasets.GTSRB(root, split="train" if train else "test", download=download)
+    images = np.empty((len(ds), task.size, task.size, 3), dtype=np.uint8)
+    labels = np.empty(len(ds), dtype=np.int64)
+    for i in range(len(ds)):
+        image, label = ds[i]
+        images[i] = resize_sign(image, task.size)  # the app resizes uploads with the same function
+        labels[i] = label
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(labels)
+
+
+_DECODERS = {"MNIST": _decode_mnist, "GTSRB": _decode_gtsrb}  # by torchvision data set name
 
 
 def load_split(task: Task, train: bool, data_dir: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -69,7 +72,7 @@ def load_split(task: Task, train: bool, data_dir: str | os.PathLike | None = Non
         tensors = load_file(cached)
         return tensors["images"], tensors["labels"]
     try:
-        images, labels = _decode(task, root, train, download)
+        images, labels = _DECODERS[task.dataset](task, root, train, download)
     except RuntimeError as err:  # torchvision: "Dataset not found. You can use download=True ..."
         raise DataError(f"{task.dataset} {split} split not found under {root}: {err}") from None
     try:
