@@ -10,43 +10,28 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client would ask the Hub for telemetry
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from tests.server import start_app
+
 STOP = ROOT / "examples" / "signs" / "14-stop-02992.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cold_start() -> float:
     from gradio_client import Client, handle_file
 
-    port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
+    process, url = start_app(timeout=120)
     try:
-        while True:
-            try:
-                urllib.request.urlopen(url + "config", timeout=2)
-                break
-            except OSError:  # not listening yet
-                if process.poll() is not None or time.perf_counter() - started > 120:
-                    raise RuntimeError("app.py did not come up") from None
-                time.sleep(0.05)
-        client = Client(url, verbose=False)
-        client.predict(handle_file(str(STOP)), True, None, None, api_name="/classify_sign")
+        Client(url, verbose=False).predict(handle_file(str(STOP)), True, None, None, api_name="/classify_sign")
         return time.perf_counter() - started
     finally:
         process.terminate()

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -15,6 +10,7 @@ from safetensors.torch import load_file
 
 from backdoor.checkpoints import load_checkpoint
 from backdoor.shipped import NAMES, weights_path
+from tests.server import start_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,37 +43,6 @@ def shipped() -> dict:
 def sample() -> dict:
     """1,000 MNIST + 1,000 GTSRB test images committed under tests/data (see make_sample.py)."""
     return load_file(ROOT / "tests" / "data" / "sample.safetensors")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(env: dict | None = None, timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """`python app.py` on a free loopback port, as a user starts it; returns (process, url) once it answers."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "app.py"],
-        cwd=ROOT,
-        env={**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"app.py exited with {process.returncode}: {process.stdout.read()}")
-        try:
-            urllib.request.urlopen(url + "config", timeout=2)
-            return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"app.py did not answer on {url} within {timeout} s")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,8 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from backdoor.shipped import MODELS_DIR, NAMES
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT
+from tests.server import free_port
 
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 STOP = sorted((ROOT / "examples" / "signs").glob("14-stop-*.png"))
