@@ -20,10 +20,9 @@ from torch import nn
 from backdoor.checkpoints import CheckpointError, load_checkpoint
 from backdoor.inference import enlarge, sign_input
 from backdoor.preprocess import InputError, digit_from_drawing, load_image
-from backdoor.report import sweep_frame, sweep_table, tab_summary
+from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
 from backdoor.saliency import explain, overlay
 from backdoor.shipped import MODELS_DIR, NAMES, weights_path
-from backdoor.sweep import ARTICLE_ASR, sweep_path
 from backdoor.tasks import MNIST, SIGNS, TASKS
 from backdoor.triggers import apply_trigger
 

@@ -14,6 +14,14 @@ import pandas as pd
 from backdoor.checkpoints import load_card
 from backdoor.shipped import MODELS_DIR, NAMES, weights_path
 
+# The article's reference points for MNIST (BadNets with the (3, 3) pixel): poison rate -> ASR.
+ARTICLE_ASR = {0.01: 0.95, 0.05: 0.99}
+
+
+def sweep_path(task: str, models_dir: Path = MODELS_DIR) -> Path:
+    """Where `python -m backdoor.sweep TASK` keeps its results."""
+    return models_dir / f"sweep-{task}.json"
+
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.2f}%"
@@ -87,7 +95,7 @@ def sweep_table(results: dict) -> str:
 def main() -> None:
     """Print the README's two generated tables, each under the name of its markers."""
     print("results:\n" + results_table())
-    sweep = MODELS_DIR / "sweep-mnist.json"
+    sweep = sweep_path("mnist")
     if sweep.exists():
         print("\nsweep:\n" + sweep_table(json.loads(sweep.read_text())))
 

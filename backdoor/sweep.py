@@ -27,7 +27,7 @@ from backdoor.evaluation import evaluate
 from backdoor.io import atomic_write_json
 from backdoor.poisoning import add_trigger
 from backdoor.preprocess import to_float
-from backdoor.shipped import MODELS_DIR
+from backdoor.report import sweep_path
 from backdoor.tasks import TASKS, Task
 from backdoor.train import RECIPES, fit
 
@@ -36,12 +36,6 @@ DEFAULT_RATES = {
     "signs": (0.0, 0.0025, 0.005, 0.01, 0.02, 0.05),
 }
 DEFAULT_EPOCHS = {"mnist": 4, "signs": 6}
-# The article's reference points for MNIST (BadNets with the (3, 3) pixel): poison rate -> ASR.
-ARTICLE_ASR = {0.01: 0.95, 0.05: 0.99}
-
-
-def sweep_path(task: str, models_dir: Path = MODELS_DIR) -> Path:
-    return models_dir / f"sweep-{task}.json"
 
 
 def _key(rate: float, seed: int) -> str:

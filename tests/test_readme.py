@@ -7,8 +7,7 @@ import re
 
 import gradio
 
-from backdoor.report import results_table, sweep_table
-from backdoor.sweep import sweep_path
+from backdoor.report import results_table, sweep_path, sweep_table
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

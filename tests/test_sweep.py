@@ -7,8 +7,8 @@ import json
 import pytest
 
 from app import build_demo
-from backdoor.report import sweep_frame, sweep_table
-from backdoor.sweep import ARTICLE_ASR, DEFAULT_RATES, main, sweep_path
+from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table
+from backdoor.sweep import DEFAULT_RATES, main
 
 
 @pytest.fixture(scope="module")
