@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client would ask the Hub for telemetry
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from tests.server import start_app
+from tests.server import running_app
 
 STOP = ROOT / "examples" / "signs" / "14-stop-02992.png"
 
@@ -29,13 +29,9 @@ def cold_start() -> float:
     from gradio_client import Client, handle_file
 
     started = time.perf_counter()
-    process, url = start_app(timeout=120)
-    try:
+    with running_app(timeout=120) as (_, url):
         Client(url, verbose=False).predict(handle_file(str(STOP)), True, None, None, api_name="/classify_sign")
         return time.perf_counter() - started
-    finally:
-        process.terminate()
-        process.wait()
 
 
 def main() -> None:

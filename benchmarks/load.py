@@ -27,7 +27,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file
 
-from tests.server import start_app
+from tests.server import running_app
 
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 SIGNS = sorted((ROOT / "examples" / "signs").glob("*.png"))
@@ -74,13 +74,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
-    process, url = start_app()
-    try:
+    with running_app() as (_, url):
         deadline = time.perf_counter() + args.seconds
         latencies, errors, elapsed = run_users(url, args.users, lambda: time.perf_counter() < deadline)
-    finally:
-        process.terminate()
-        process.wait()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; server and {args.users} users on the same machine")
     print(
         f"{len(latencies)} requests in {elapsed:.0f} s: {len(latencies) / elapsed:.1f} requests/s, {len(errors)} errors"

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from benchmarks.load import run_users
-from tests.server import start_app
+from tests.server import running_app
 
 
 def rss_mb(pid: int) -> float:
@@ -41,15 +41,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=8)
     args = parser.parse_args()
-    process, url = start_app()
-    try:
+    with running_app() as (process, url):
         run_users(url, args.users, budget(100))
         start = rss_mb(process.pid)
         latencies, errors, seconds = run_users(url, args.users, budget(args.requests))
         end = rss_mb(process.pid)
-    finally:
-        process.terminate()
-        process.wait()
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"{len(latencies)} requests in {seconds:.0f} s, {len(errors)} errors")
     print(f"server RSS: {start:.0f} MB after warm-up, {end:.0f} MB after, growth {end - start:+.1f} MB (goal < 50 MB)")

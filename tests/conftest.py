@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from backdoor.checkpoints import load_checkpoint
 from backdoor.shipped import NAMES, weights_path
-from tests.server import start_app
+from tests.server import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,7 +48,5 @@ def sample() -> dict:
 @pytest.fixture(scope="session")
 def app_url():
     """One live server for the client, hostile-input and browser tests."""
-    process, url = start_app()
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
+    with running_app() as (_, url):
+        yield url

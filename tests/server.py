@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +47,14 @@ def start_app(env: dict | None = None, timeout: float = 90) -> tuple[subprocess.
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"app.py did not answer on {url} within {timeout} s")
+
+
+@contextmanager
+def running_app(env: dict | None = None, timeout: float = 90) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`start_app` for a with-block: the server is stopped however the block ends."""
+    process, url = start_app(env, timeout)
+    try:
+        yield process, url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
