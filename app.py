@@ -184,14 +184,14 @@ def _attack_tab(sweep: dict | None) -> None:
         with gr.Column(scale=2):
             gr.Markdown(ATTACK_STORY)
     gr.Gallery(
-        value=[(str(p), _poisoned_caption(p)) for p in sorted((EXAMPLES_DIR / "poisoned").glob("*.png"))],
+        value=[(p, _poisoned_caption(p)) for p in _examples("poisoned")],
         label="Poisoned training images (trigger boxed in red)", columns=6, height=440,
         allow_preview=True, elem_id="poisoned-examples", interactive=False, buttons=[],
     )  # fmt: skip
 
 
-def _poisoned_caption(path: Path) -> str:
-    task, _, was, now = path.stem.split("-")
+def _poisoned_caption(path: str) -> str:
+    task, _, was, now = Path(path).stem.split("-")
     classes = TASKS[task].classes
     return f"was {classes[int(was[3:])]}, now labelled {classes[int(now[3:])]}"
 
@@ -297,7 +297,7 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict
         ]
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
         gr.on(
-            [sticker.change, sticker_x.submit, sticker_y.submit], lab.classify_sign, sign_inputs, sign_outputs,
+            [sticker.input, sticker_x.submit, sticker_y.submit], lab.classify_sign, sign_inputs, sign_outputs,
             api_name="classify_sign", show_progress="hidden", preprocess=False, trigger_mode="always_last",
         )  # fmt: skip
         sign_image.change(
@@ -305,6 +305,7 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict
             [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
             api_visibility="private", show_progress="hidden", preprocess=False,
         )  # fmt: skip
+        # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
         sign_image.select(
             lab.place_sticker, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
             api_visibility="private", show_progress="hidden", preprocess=False,

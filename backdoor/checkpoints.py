@@ -73,12 +73,10 @@ def load_checkpoint(weights: str | Path) -> tuple[nn.Module, dict]:
     try:
         task = TASKS[card["task"]]
         model = create_model(card["arch"], task)
-        expected_shape = [task.channels, task.size, task.size]
-        if card.get("input_shape") != expected_shape:
-            raise CheckpointError(f"card says input {card.get('input_shape')}, {card['arch']} takes {expected_shape}")
         model.load_state_dict(load_file(weights))
     except (KeyError, RuntimeError, SafetensorError) as err:
-        if isinstance(err, CheckpointError):
-            raise
         raise CheckpointError(f"checkpoint {weights} does not fit its card's architecture: {err}") from None
+    expected_shape = [task.channels, task.size, task.size]
+    if card.get("input_shape") != expected_shape:
+        raise CheckpointError(f"card says input {card.get('input_shape')}, {card['arch']} takes {expected_shape}")
     return model.eval(), card
