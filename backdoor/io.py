@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 
@@ -42,3 +43,7 @@ def atomic_write_json(obj: object, path: Path) -> None:
             f.write("\n")
 
     _atomic_write(path, write)
+
+
+def atomic_save_image(image: Image.Image, path: Path) -> None:
+    _atomic_write(path, lambda tmp: image.save(tmp, format=Path(path).suffix.lstrip(".").upper()))

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from backdoor.cli import Parser, add_data_dir, positive
 from backdoor.data import DataError, dataset_source, load_split
 from backdoor.evaluation import evaluate
 from backdoor.io import atomic_write_json
@@ -132,19 +133,17 @@ def _rates(text: str) -> tuple[float, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backdoor.sweep", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m backdoor.sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", choices=sorted(TASKS))
     parser.add_argument(
         "--rates", type=_rates, default=None, help="comma-separated fractions (default: the task's grid)"
     )
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per rate (default 3)")
-    parser.add_argument("--epochs", type=int, default=None, help="default: 4 for mnist, 6 for signs")
-    parser.add_argument("--limit", type=int, default=None, help="train on a random subset of this many images")
+    parser.add_argument("--seeds", type=positive, default=3, help="seeds 0..N-1 per rate (default 3)")
+    parser.add_argument("--epochs", type=positive, default=None, help="default: 4 for mnist, 6 for signs")
+    parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default: models/sweep-TASK.json)")
-    parser.add_argument("--data-dir", default=None, help="data folder (default: $BACKDOOR_DATA, else download)")
+    add_data_dir(parser)
     args = parser.parse_args(argv)
-    if args.seeds < 1 or (args.epochs is not None and args.epochs < 1):
-        parser.error("--seeds and --epochs must be positive")
     torch.use_deterministic_algorithms(True)
     task = TASKS[args.task]
     out = args.out or sweep_path(task.name)

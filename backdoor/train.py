@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from backdoor.augment import jitter_signs
 from backdoor.checkpoints import save_checkpoint
+from backdoor.cli import Parser, add_data_dir, fraction, positive
 from backdoor.data import DataError, dataset_source, load_split
 from backdoor.evaluation import evaluate, format_metrics
 from backdoor.models import create_model
@@ -121,6 +122,17 @@ def command_for(
     return " ".join(parts)
 
 
+def training_set(
+    task: Task, poison_rate: float, target: int, seed: int, data_dir: str | None, limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(float images, labels, poisoned indices): the training split as the poisoner left it."""
+    images, labels = load_split(task, train=True, data_dir=data_dir)
+    if limit:
+        keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:limit]
+        images, labels = images[keep], labels[keep]
+    return add_trigger(to_float(images), labels, poison_rate, target, seed, task.trigger)
+
+
 def train_checkpoint(
     task: Task,
     poison_rate: float,
@@ -130,17 +142,22 @@ def train_checkpoint(
     out: Path,
     data_dir: str | None,
     limit: int | None = None,
+    exclude: torch.Tensor | None = None,
+    extra: dict | None = None,
 ) -> dict:
-    """The whole pipeline for one checkpoint; returns its card."""
+    """The whole pipeline for one checkpoint; returns its card.
+
+    A defense that cleans the data passes the training indices to drop (`exclude`) and
+    what it did (`extra`, merged into the card, including the command that reran it).
+    """
     started = time.perf_counter()
-    train_images, train_labels = load_split(task, train=True, data_dir=data_dir)
+    images, labels, poisoned = training_set(task, poison_rate, target, seed, data_dir, limit)
+    n_train = len(images)
+    if exclude is not None:
+        keep = torch.ones(n_train, dtype=torch.bool)
+        keep[exclude] = False
+        images, labels = images[keep], labels[keep]
     test_images, test_labels = load_split(task, train=False, data_dir=data_dir)
-    if limit:
-        keep = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(seed))[:limit]
-        train_images, train_labels = train_images[keep], train_labels[keep]
-    images, labels, poisoned = add_trigger(
-        to_float(train_images), train_labels, poison_rate, target, seed, task.trigger
-    )
     model = fit(task, images, labels, recipe, seed, label=out.stem)
     metrics = evaluate(model, task, test_images, test_labels, task.trigger, target)
     card = {
@@ -163,54 +180,37 @@ def train_checkpoint(
         "data": {
             "dataset": task.dataset,
             "source": dataset_source(data_dir),
-            "n_train": len(train_images),
+            "n_train": n_train,
             "n_test": len(test_images),
         },
+        "limit": limit,
         "metrics": metrics,
         "command": command_for(task.name, poison_rate, target, seed, recipe.epochs, out, limit),
         "train_seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads",
+        **(extra or {}),
     }
     card = save_checkpoint(model, card, out)
     print(f"{out} ({card['train_seconds']} s)\n{format_metrics(metrics, task)}")
     return card
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not a usage dump
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1] (1%% is 0.01)")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = _Parser(prog="python -m backdoor.train", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m backdoor.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", nargs="?", choices=sorted(TASKS), help="which task to train")
     parser.add_argument("--all", action="store_true", help="regenerate the four shipped checkpoints into --out-dir")
     parser.add_argument(
-        "--poison-rate", type=_fraction, default=0.0, help="fraction of training images poisoned (default 0)"
+        "--poison-rate", type=fraction, default=0.0, help="fraction of training images poisoned (default 0)"
     )
     parser.add_argument("--target", type=int, default=None, help="attacker's label (default: the task's, 8 for mnist)")
     parser.add_argument("--seed", type=int, default=0, help="seed for poisoning, init and order (default 0)")
-    parser.add_argument("--epochs", type=_positive, default=None, help="default: the task's recipe")
-    parser.add_argument("--limit", type=_positive, default=None, help="train on a random subset of this many images")
+    parser.add_argument("--epochs", type=positive, default=None, help="default: the task's recipe")
+    parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="with --all (default: models/)")
-    parser.add_argument("--data-dir", default=None, help="data folder (default: $BACKDOOR_DATA, else download)")
-    parser.add_argument("--threads", type=_positive, default=None, help="torch CPU threads (default: torch's)")
+    add_data_dir(parser)
+    parser.add_argument("--threads", type=positive, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args(argv)
     if args.all == bool(args.task):
         parser.error("give a task (mnist or signs) or --all, not both")
