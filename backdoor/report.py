@@ -12,7 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from backdoor.checkpoints import load_card
-from backdoor.shipped import MODELS_DIR, NAMES, weights_path
+from backdoor.defenses.results import defense_tables
+from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
 
 # The article's reference points for MNIST (BadNets with the (3, 3) pixel): poison rate -> ASR.
 ARTICLE_ASR = {0.01: 0.95, 0.05: 0.99}
@@ -33,7 +34,7 @@ def results_table(models_dir: Path = MODELS_DIR) -> str:
         "| checkpoint | poison rate | clean accuracy | ASR (non-target) | ASR (all, article) | stop + sticker → target | train time |",
         "|---|---|---|---|---|---|---|",
     ]
-    for name in NAMES:
+    for name in APP_MODELS:
         card = load_card(weights_path(name, models_dir))
         m = card["metrics"]
         rows.append(
@@ -93,11 +94,12 @@ def sweep_table(results: dict) -> str:
 
 
 def main() -> None:
-    """Print the README's two generated tables, each under the name of its markers."""
+    """Print the README's generated tables, each under the name of its markers."""
     print("results:\n" + results_table())
     sweep = sweep_path("mnist")
     if sweep.exists():
         print("\nsweep:\n" + sweep_table(json.loads(sweep.read_text())))
+    print("\ndefenses:\n" + defense_tables())
 
 
 if __name__ == "__main__":

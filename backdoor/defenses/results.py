@@ -1,0 +1,167 @@
+"""Shipped defense results, loaded for the app and turned into plain sentences, tables and plot data.
+
+Everything here reads what the defense CLIs wrote under models/defenses; nothing is recomputed,
+except STRIP's per-input entropy, which is the point of a run-time check.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file
+
+from backdoor.defenses.common import DEFENSES_DIR, result_path
+from backdoor.defenses.strip import Strip
+
+STRIP_WEAK_FAR = 0.2  # above this miss rate the app warns that STRIP's verdict is unreliable
+STRIP_FLAGGED = "🚩 **carries a trigger**"
+STRIP_CLEAN = "✅ **looks clean**"
+
+
+@dataclass(frozen=True)
+class DefenseResults:
+    """Whatever the defense CLIs have written; a missing file leaves its entry out."""
+
+    neural_cleanse: dict[str, dict] = field(default_factory=dict)  # model name -> summary
+    nc_images: dict[str, Path] = field(default_factory=dict)  # model name -> mask grid PNG
+    strip: dict[str, dict] = field(default_factory=dict)
+    detectors: dict[str, Strip] = field(default_factory=dict)
+    spectral: dict[str, dict] = field(default_factory=dict)
+    suspicious: dict[str, torch.Tensor] = field(default_factory=dict)  # model name -> uint8 images
+
+
+def load_results(models: tuple[str, ...], folder: Path = DEFENSES_DIR) -> DefenseResults:
+    results = DefenseResults()
+    for name in models:
+        nc = result_path("nc", name, folder)
+        if nc.exists():
+            results.neural_cleanse[name] = json.loads(nc.read_text())
+            results.nc_images[name] = nc.with_name(f"{nc.stem}-masks.png")
+        strip = result_path("strip", name, folder)
+        if strip.exists():
+            results.strip[name] = json.loads(strip.read_text())
+            results.detectors[name] = Strip.load(strip.with_suffix(".safetensors"))
+        spectral = result_path("spectral", name, folder)
+        if spectral.exists():
+            results.spectral[name] = json.loads(spectral.read_text())
+            results.suspicious[name] = load_file(spectral.with_suffix(".safetensors"))["images"]
+    return results
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def strip_verdict(entropy: float, summary: dict) -> str:
+    """One line for the current input: the verdict, the entropy against the threshold, and how sure it is."""
+    threshold = summary["threshold_bits"]
+    verdict = STRIP_FLAGGED if entropy < threshold else STRIP_CLEAN
+    sign = "<" if entropy < threshold else "≥"
+    return (
+        f"STRIP check on the backdoored model: {verdict} (entropy of its answers on 50 blends "
+        f"{entropy:.2f} bits {sign} threshold {threshold:.2f}; on the test set it misses "
+        f"{_pct(summary['far'])} of triggered inputs and wrongly flags {_pct(summary['frr'])} of clean ones)."
+        + (
+            " ⚠️ **STRIP is weak here**: a *looks clean* verdict means little."
+            if summary["far"] > STRIP_WEAK_FAR
+            else ""
+        )
+    )
+
+
+def nc_verdict(summary: dict) -> str:
+    """The Neural Cleanse verdict for one model, in a sentence a class can read."""
+    index = summary["anomaly_index"]
+    if summary["flagged"]:
+        names = ", ".join(f"**{n}**" for n in summary["flagged_names"])
+        k = summary["flagged"][0]
+        return (
+            f"🚩 **Backdoored.** Class {names} needs a trigger of only {summary['mask_l1'][k]:.1f} pixels' worth of "
+            f"mask; the median class needs {pd.Series(summary['mask_l1']).median():.1f}. "
+            f"Anomaly index {index[k]:.2f} > 2."
+        )
+    low = [i for i, v in enumerate(summary["mask_l1"]) if v < pd.Series(summary["mask_l1"]).median()]
+    worst = max((index[i] for i in low), default=0.0)
+    return f"✅ **No backdoor found.** No class is unusually easy to reach (largest anomaly index below the median: {worst:.2f} ≤ 2)."
+
+
+def anomaly_frame(summary: dict) -> pd.DataFrame:
+    """Bar-plot data: one row per class, its mask size and anomaly index, flagged or not."""
+    flagged = set(summary["flagged"])
+    return pd.DataFrame(
+        {
+            "class": summary["classes"],
+            "mask L1 norm": summary["mask_l1"],
+            "anomaly index": summary["anomaly_index"],
+            "verdict": ["flagged" if k in flagged else "normal" for k in range(len(summary["classes"]))],
+        }
+    )
+
+
+def strip_weakness(strip: dict[str, dict]) -> str:
+    """A warning for each model where STRIP misses many triggered inputs, with the numbers."""
+    lines = [
+        f"⚠️ **STRIP is weak on `{name}`**: at {_pct(s['frr'])} false alarms it misses {_pct(s['far'])} of triggered "
+        f"inputs (median entropy {s['entropy_clean']['median']:.2f} bits clean, {s['entropy_triggered']['median']:.2f} "
+        "triggered): blended with other signs, even clean signs keep a confident answer, so entropy barely separates them."
+        for name, s in strip.items()
+        if s["far"] > STRIP_WEAK_FAR
+    ]
+    return "\n\n".join(lines)
+
+
+def strip_table(strip: dict[str, dict]) -> str:
+    rows = [
+        "| model | threshold (1% clean rejected) | clean inputs flagged (FRR) | triggered inputs missed (FAR) | entropy clean / triggered (median) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in strip.items():
+        rows.append(
+            f"| `{name}` | {s['threshold_bits']:.3f} bits | {_pct(s['frr'])} of {s['n_clean']:,} | "
+            f"{_pct(s['far'])} of {s['n_triggered']:,} | {s['entropy_clean']['median']:.2f} / "
+            f"{s['entropy_triggered']['median']:.2f} bits |"
+        )
+    return "\n".join(rows)
+
+
+def nc_table(neural_cleanse: dict[str, dict]) -> str:
+    rows = [
+        "| model | flagged classes | anomaly index of the smallest mask | smallest / median mask L1 | time |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in neural_cleanse.items():
+        norms = pd.Series(s["mask_l1"])
+        k = int(norms.idxmin())
+        rows.append(
+            f"| `{name}` | {', '.join(s['flagged_names']) or 'none'} | {s['anomaly_index'][k]:.2f} ({s['classes'][k]}) "
+            f"| {norms[k]:.1f} / {norms.median():.1f} | {s['seconds']:.0f} s |"
+        )
+    return "\n".join(rows)
+
+
+def defense_tables(folder: Path = DEFENSES_DIR) -> str:
+    """The README's defense results: Neural Cleanse and STRIP per model, from the shipped JSON."""
+    results = load_results(("mnist-backdoor", "mnist-clean", "signs-backdoor", "signs-clean"), folder)
+    return f"{nc_table(results.neural_cleanse)}\n\n{strip_table(results.strip)}"
+
+
+def spectral_summary(summary: dict, repaired: dict | None, backdoored: dict) -> str:
+    """What spectral signatures found, and what retraining without it bought."""
+    text = (
+        f"Spectral signatures scored all {summary['n_train']:,} training images of `{summary['model']}` and removed "
+        f"the {summary['removed_per_class']:,} most suspicious of every class ({summary['n_removed']:,} in all). "
+        f"That caught **{summary['poisoned_removed']} of the {summary['n_poisoned']} poisoned images "
+        f"(recall {_pct(summary['recall'])})**, at the price of {summary['clean_removed']:,} clean ones."
+    )
+    if repaired:
+        before, after = backdoored["metrics"], repaired["metrics"]
+        text += (
+            f" Retrained on what was left, the **repaired** model has clean accuracy {_pct(after['clean_accuracy'])} "
+            f"(backdoored: {_pct(before['clean_accuracy'])}) and the trigger works on only "
+            f"{_pct(after['attack_success_rate'])} of digits (backdoored: {_pct(before['attack_success_rate'])})."
+        )
+    return text

@@ -1,0 +1,163 @@
+"""STRIP (Gao et al., 2019): check one input at run time by blending it with clean images.
+
+Superimposing a clean image on a clean input makes the model unsure (high entropy over
+classes); a trigger survives the blend and keeps forcing its target (low entropy).
+The threshold is the entropy below which only `frr` of clean held-out inputs fall.
+
+    python -m backdoor.defenses.strip mnist-backdoor      # writes models/defenses/strip-mnist-backdoor.*
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+from tqdm import tqdm
+
+from backdoor.checkpoints import CheckpointError
+from backdoor.cli import Parser, add_data_dir, fraction, positive
+from backdoor.defenses.common import DEFENSES_DIR, load_inspected, result_path, write_result
+from backdoor.evaluation import EVAL_SEED
+from backdoor.preprocess import to_float
+from backdoor.tasks import Task
+from backdoor.triggers import apply_trigger
+
+
+@dataclass(frozen=True)
+class Settings:
+    n_overlays: int = 50  # clean images blended with each input (the article finds 20 enough)
+    n_calibration: int = 1000  # clean inputs that set the threshold
+    n_eval: int = 2000  # clean and as many triggered inputs that measure FRR and FAR
+    frr: float = 0.01  # share of clean inputs the threshold may reject
+    seed: int = 0
+
+
+def superimpose(images: torch.Tensor, overlays: torch.Tensor) -> torch.Tensor:
+    """(N, M, C, H, W): each image plus each overlay, saturated at 1, as STRIP's code adds images."""
+    return (images[:, None] + overlays[None]).clamp(max=1.0)
+
+
+@torch.no_grad()
+def strip_entropy(model: nn.Module, images: torch.Tensor, overlays: torch.Tensor, chunk: int = 40) -> torch.Tensor:
+    """(N,) mean Shannon entropy (bits) of the model's answers on each image's blends."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), chunk):
+        blends = superimpose(images[start : start + chunk], overlays)
+        probs = model(blends.flatten(0, 1)).softmax(1)
+        entropy = -(probs * probs.clamp_min(1e-12).log2()).sum(1)
+        out.append(entropy.view(len(blends), -1).mean(1))
+    return torch.cat(out)
+
+
+def threshold_for(clean_entropy: torch.Tensor, frr: float) -> float:
+    """The entropy below which a share `frr` of clean inputs falls."""
+    return torch.quantile(clean_entropy, frr).item()
+
+
+@dataclass(frozen=True)
+class Strip:
+    """A calibrated detector for one model: its overlays and threshold, as the app uses it."""
+
+    overlays: torch.Tensor  # (M, C, H, W) floats in [0, 1]
+    threshold: float
+
+    def entropy(self, model: nn.Module, x: torch.Tensor) -> float:
+        return strip_entropy(model, x, self.overlays).item()
+
+    @classmethod
+    def load(cls, path: Path) -> Strip:
+        """From `strip-<model>.safetensors` (overlays as uint8, the threshold beside them)."""
+        tensors = load_file(path)
+        return cls(to_float(tensors["overlays"]), tensors["threshold"].item())
+
+
+def evaluate_strip(
+    model: nn.Module, task: Task, images: torch.Tensor, labels: torch.Tensor, settings: Settings
+) -> tuple[dict, torch.Tensor, float]:
+    """Calibrate on clean test images, then FRR on other clean ones and FAR on triggered non-target ones.
+
+    Returns the JSON-ready summary and the uint8 overlays to ship.
+    """
+    started = time.perf_counter()
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(settings.seed))
+    n_o, n_c = settings.n_overlays, settings.n_calibration
+    overlay_idx, calib_idx, rest = order[:n_o], order[n_o : n_o + n_c], order[n_o + n_c :]
+    eval_idx = rest[: settings.n_eval]
+    attack_idx = rest[labels[rest] != task.target][: settings.n_eval]
+    overlays = to_float(images[overlay_idx])
+    stamped = apply_trigger(
+        to_float(images[attack_idx]), task.trigger, generator=torch.Generator().manual_seed(EVAL_SEED)
+    )
+    parts = {}
+    for name, x in tqdm(
+        [("calibration", to_float(images[calib_idx])), ("clean", to_float(images[eval_idx])), ("triggered", stamped)],
+        desc="strip",
+        leave=False,
+    ):
+        parts[name] = strip_entropy(model, x, overlays)
+    threshold = threshold_for(parts["calibration"], settings.frr)
+    summary = {
+        "defense": "strip",
+        "settings": asdict(settings),
+        "threshold_bits": round(threshold, 4),
+        "frr": (parts["clean"] < threshold).float().mean().item(),
+        "far": (parts["triggered"] >= threshold).float().mean().item(),
+        "n_clean": len(eval_idx),
+        "n_triggered": len(attack_idx),
+        "entropy_clean": _quantiles(parts["clean"]),
+        "entropy_triggered": _quantiles(parts["triggered"]),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return summary, images[overlay_idx], threshold
+
+
+def _quantiles(values: torch.Tensor) -> dict[str, float]:
+    q = torch.quantile(values, torch.tensor([0.05, 0.5, 0.95])).tolist()
+    return {
+        "p5": round(q[0], 4),
+        "median": round(q[1], 4),
+        "p95": round(q[2], 4),
+        "mean": round(values.mean().item(), 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(prog="python -m backdoor.defenses.strip", description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="a checkpoint name in models/ (e.g. mnist-backdoor) or a .safetensors path")
+    parser.add_argument("--overlays", type=positive, default=Settings.n_overlays, help="clean images per blend set")
+    parser.add_argument("--eval", type=positive, default=Settings.n_eval, help="clean and triggered test inputs")
+    parser.add_argument("--frr", type=fraction, default=Settings.frr, help="false rejections allowed (default 0.01)")
+    parser.add_argument("--seed", type=int, default=Settings.seed)
+    parser.add_argument("--out-dir", type=Path, default=DEFENSES_DIR, help="default: models/defenses")
+    add_data_dir(parser)
+    args = parser.parse_args(argv)
+    settings = Settings(n_overlays=args.overlays, n_eval=args.eval, frr=args.frr, seed=args.seed)
+    from backdoor.data import DataError, load_split  # here, not at the top: the app imports this module
+
+    try:
+        model, card, task = load_inspected(args.model)
+        images, labels = load_split(task, train=False, data_dir=args.data_dir)
+    except (CheckpointError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    summary, overlays, threshold = evaluate_strip(model, task, images, labels, settings)
+    summary = {"model": card["name"], "model_sha256": card["sha256"], **summary}
+    summary["command"] = " ".join(["python -m backdoor.defenses.strip", *(argv or sys.argv[1:])])
+    out = result_path("strip", card["name"], args.out_dir)
+    write_result(summary, out, tensors={"overlays": overlays, "threshold": torch.tensor([threshold])})
+    print(
+        f"{card['name']}: threshold {threshold:.3f} bits, FRR {100 * summary['frr']:.2f}%, FAR {100 * summary['far']:.2f}% "
+        f"(entropy median clean {summary['entropy_clean']['median']:.3f}, triggered "
+        f"{summary['entropy_triggered']['median']:.3f}); {summary['seconds']} s -> {out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
