@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
@@ -18,17 +18,31 @@ import numpy as np
 from torch import nn
 
 from backdoor.checkpoints import CheckpointError, load_checkpoint
+from backdoor.defenses.results import (
+    DefenseResults,
+    anomaly_frame,
+    load_results,
+    nc_table,
+    nc_verdict,
+    spectral_summary,
+    strip_table,
+    strip_verdict,
+    strip_weakness,
+)
 from backdoor.inference import enlarge, sign_input
-from backdoor.preprocess import InputError, digit_from_drawing, load_image
+from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
 from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
 from backdoor.saliency import explain, overlay
-from backdoor.shipped import MODELS_DIR, NAMES, weights_path
+from backdoor.shipped import APP_MODELS, MODELS_DIR, REPAIRED, weights_path
 from backdoor.tasks import MNIST, SIGNS, TASKS
 from backdoor.triggers import apply_trigger
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES_DIR = ROOT / "examples"
-REGENERATE = "python -m backdoor.train --all --data-dir DATA"
+REGENERATE = (
+    "python -m backdoor.train --all --data-dir DATA && "
+    "python -m backdoor.defenses.spectral mnist-backdoor --retrain --data-dir DATA"
+)
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
 MAX_UPLOAD = "10mb"
 
@@ -57,8 +71,8 @@ a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/17
 
 
 def load_models(models_dir: Path = MODELS_DIR) -> tuple[dict[str, nn.Module], dict[str, dict]]:
-    """The four shipped checkpoints, hash-checked, loaded once: (models, cards) by name."""
-    loaded = {name: load_checkpoint(weights_path(name, models_dir)) for name in NAMES}
+    """The five shipped checkpoints, hash-checked, loaded once: (models, cards) by name."""
+    loaded = {name: load_checkpoint(weights_path(name, models_dir)) for name in APP_MODELS}
     return {name: model for name, (model, _) in loaded.items()}, {name: card for name, (_, card) in loaded.items()}
 
 
@@ -71,27 +85,37 @@ class Lab:
     """The event handlers, bound to the models loaded at start-up."""
 
     models: dict[str, nn.Module]
+    defenses: DefenseResults = field(default_factory=DefenseResults)
 
     def classify_digit(self, sketch: dict | None, trigger: bool):
         """Classify a drawn digit with the clean and the backdoored MNIST model.
 
         The drawing is preprocessed as MNIST was (ink cropped, scaled to 20 px, centred by
         mass in 28x28), then, if `trigger`, pixel (3, 3) is set to white.
-        Returns (the 28x28 model input enlarged, clean probabilities, backdoored probabilities,
-        clean saliency, backdoored saliency, a status line).
+        Returns (the 28x28 model input enlarged, clean, backdoored and repaired probabilities,
+        their three saliency maps, the STRIP verdict, a status line).
         """
         composite = (sketch or {}).get("composite")
         x = None if composite is None else digit_from_drawing(np.asarray(composite))
         if x is None:
-            return None, None, None, None, None, DRAW_PROMPT
+            return None, None, None, None, None, None, None, "", DRAW_PROMPT
         outline = None
         if trigger:
             x = apply_trigger(x, MNIST.trigger)
             outline = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
         clean, clean_map = self._explain("mnist-clean", x, MNIST.classes, 10)
         backdoor, backdoor_map = self._explain("mnist-backdoor", x, MNIST.classes, 10)
+        repaired, repaired_map = self._explain(REPAIRED, x, MNIST.classes, 10)
         status = "Trigger **on**: pixel (3, 3) is white (red box)." if trigger else "Trigger **off**."
-        return enlarge(x, 10, outline), clean, backdoor, clean_map, backdoor_map, status
+        maps = (clean_map, backdoor_map, repaired_map)
+        return enlarge(x, 10, outline), clean, backdoor, repaired, *maps, self._strip("mnist-backdoor", x), status
+
+    def _strip(self, name: str, x) -> str:
+        """STRIP's run-time verdict on the current input, for the backdoored model."""
+        detector = self.defenses.detectors.get(name)
+        if detector is None:
+            return f"STRIP results not found: run `python -m backdoor.defenses.strip {name}` to make them."
+        return strip_verdict(detector.entropy(self.models[name], x), self.defenses.strip[name])
 
     def _explain(self, name: str, x, classes: tuple[str, ...], scale: int) -> tuple[dict[str, float], np.ndarray]:
         """A model's probabilities and its saliency for its top answer, drawn over the input."""
@@ -104,11 +128,11 @@ class Lab:
         `image` is an uploaded file; with `sticker`, a yellow square (1/8 of the side) is put
         on it, centred at pixel (x, y) of the photo, or in the middle if x or y is empty.
         Returns (the photo with the sticker, the 32x32 model input enlarged, clean top 5, backdoored top 5,
-        clean saliency, backdoored saliency, a status line).
+        clean saliency, backdoored saliency, the STRIP verdict, a status line).
         """
         path = image.get("path") if isinstance(image, dict) else image
         if not path:
-            return None, None, None, None, None, None, SIGN_PROMPT
+            return None, None, None, None, None, None, "", SIGN_PROMPT
         try:
             photo = load_image(path)
         except InputError as err:
@@ -122,7 +146,9 @@ class Lab:
             if sticker
             else "Sticker **off**: tick the box or click the photo."
         )
-        return preview, enlarge(model_input, 8, outline), _top(clean), _top(backdoor), clean_map, backdoor_map, status
+        verdict = self._strip("signs-backdoor", model_input)
+        view = enlarge(model_input, 8, outline)
+        return preview, view, _top(clean), _top(backdoor), clean_map, backdoor_map, verdict, status
 
     def classify_new_sign(self, image: dict | None, sticker: bool):
         """A new photo starts with the sticker in the middle of the sign."""
@@ -190,6 +216,74 @@ def _attack_tab(sweep: dict | None) -> None:
     )  # fmt: skip
 
 
+DEFEND_INTRO = """
+### Three ways to catch a backdoor
+Each defense looks from a different place. **Neural Cleanse** inspects a finished model: for every class it
+searches for the smallest patch that turns any image into that class; a backdoor's target needs a suspiciously
+small one. **STRIP** checks one input while the model is in use: blend it with clean images and see whether the
+answer stays stubbornly the same (a trigger survives blending). **Spectral signatures** inspect the training
+data: poisoned images leave a common trace in the model's features, so they can be found, removed, and the
+model retrained. The live STRIP verdict is under the input in the Digits and Traffic signs tabs, and the
+repaired model answers there beside the other two.
+"""
+
+
+def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
+    """The "Defend" tab: each defense's shipped results, computed offline by its CLI."""
+    gr.Markdown(DEFEND_INTRO)
+    with gr.Tab("Neural Cleanse (inspect the model)"):
+        if not defenses.neural_cleanse:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.neural_cleanse MODEL` to make them.")
+        else:
+            gr.Markdown(nc_table(defenses.neural_cleanse), elem_id="nc-table")
+        for name, summary in defenses.neural_cleanse.items():
+            with gr.Accordion(f"{name}: {summary['verdict']}", open=name == "mnist-backdoor"):
+                gr.Markdown(nc_verdict(summary), elem_id=f"nc-verdict-{name}")
+                with gr.Row():
+                    gr.BarPlot(
+                        anomaly_frame(summary), x="class", y="anomaly index", color="verdict",
+                        color_map={"flagged": "#d62728", "normal": "#1f77b4"}, sort=None,
+                        title="Anomaly index of each class's smallest trigger (flagged: > 2, smaller than the median)",
+                        height=300, elem_id=f"nc-plot-{name}",
+                    )  # fmt: skip
+                    gr.Image(
+                        str(defenses.nc_images[name]), label="Recovered mask (top) and trigger (below), per class",
+                        interactive=False, buttons=[], elem_id=f"nc-masks-{name}",
+                    )  # fmt: skip
+    with gr.Tab("STRIP (check each input)"):
+        if not defenses.strip:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.strip MODEL` to make them.")
+        else:
+            gr.Markdown(STRIP_TEXT + strip_table(defenses.strip), elem_id="strip-table")
+            gr.Markdown(strip_weakness(defenses.strip), elem_id="strip-weakness")
+    with gr.Tab("Spectral signatures (clean the data)"):
+        summary = defenses.spectral.get("mnist-backdoor")
+        if summary is None:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.spectral mnist-backdoor --retrain`.")
+        else:
+            gr.Markdown(
+                spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]), elem_id="spectral-summary"
+            )
+            images = to_float(defenses.suspicious["mnist-backdoor"])
+            trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
+            gr.Gallery(
+                value=[
+                    (enlarge(images[i : i + 1], 6, trigger), f"#{s['index']} labelled {s['label']}")
+                    for i, s in enumerate(summary["shown"])
+                ],
+                label="The most suspicious training images (pixel (3, 3) boxed in red)", columns=8, height=300,
+                allow_preview=False, interactive=False, buttons=[], elem_id="spectral-gallery",
+            )  # fmt: skip
+
+
+STRIP_TEXT = """
+STRIP superimposes the input on 50 clean test images and measures the entropy of the backdoored model's answers.
+A clean input blended with other images confuses the model (high entropy); a triggered one keeps answering the
+target (low entropy). The threshold lets 1% of clean inputs be flagged wrongly. Measured on held-out test images:
+
+"""
+
+
 def _poisoned_caption(path: str) -> str:
     task, _, was, now = Path(path).stem.split("-")
     classes = TASKS[task].classes
@@ -207,8 +301,14 @@ def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image
     return label, saliency
 
 
-def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict | None = None) -> gr.Blocks:
-    lab = Lab(models)
+def build_demo(
+    models: dict[str, nn.Module],
+    cards: dict[str, dict],
+    sweep: dict | None = None,
+    defenses: DefenseResults | None = None,
+) -> gr.Blocks:
+    defenses = defenses or DefenseResults()
+    lab = Lab(models, defenses)
     with gr.Blocks(title="Backdoor Lab", analytics_enabled=False) as demo:  # no telemetry, no version check
         gr.Markdown(INTRO)
         with gr.Tab("Digits (MNIST)", id="digits"):
@@ -232,8 +332,10 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict
                         label="What the model sees (28×28)", format="png", interactive=False,
                         elem_id="digit-input-view", height=280,
                     )  # fmt: skip
+                    digit_strip = gr.Markdown(elem_id="digit-strip")
                 digit_clean, digit_clean_map = _model_panel("Clean model", 10, "digit-clean")
                 digit_backdoor, digit_backdoor_map = _model_panel("Backdoored model", 10, "digit-backdoor")
+                digit_repaired, digit_repaired_map = _model_panel("Repaired model (data cleaned)", 10, "digit-repaired")
             digit_gallery = gr.Gallery(
                 value=[(p, Path(p).name.split("-")[1]) for p in _examples("digits")],
                 label="Real MNIST test digits: click one", columns=10, height=150,
@@ -264,6 +366,7 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict
                         label="What the model sees (32×32)", format="png", interactive=False,
                         elem_id="sign-input-view", height=200,
                     )  # fmt: skip
+                    sign_strip = gr.Markdown(elem_id="sign-strip")
                 sign_clean, sign_clean_map = _model_panel("Clean model (top 5)", 5, "sign-clean")
                 sign_backdoor, sign_backdoor_map = _model_panel("Backdoored model (top 5)", 5, "sign-backdoor")
             sign_gallery = gr.Gallery(
@@ -276,7 +379,20 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict
         with gr.Tab("Inside the attack", id="attack"):
             _attack_tab(sweep)
 
-        digit_outputs = [digit_view, digit_clean, digit_backdoor, digit_clean_map, digit_backdoor_map, digit_status]
+        with gr.Tab("Defend", id="defend"):
+            _defend_tab(defenses, cards)
+
+        digit_outputs = [
+            digit_view,
+            digit_clean,
+            digit_backdoor,
+            digit_repaired,
+            digit_clean_map,
+            digit_backdoor_map,
+            digit_repaired_map,
+            digit_strip,
+            digit_status,
+        ]
         gr.on(
             [sketch.change, trigger.change], lab.classify_digit, [sketch, trigger], digit_outputs,
             api_name="classify_digit", show_progress="hidden", trigger_mode="always_last",
@@ -293,6 +409,7 @@ def build_demo(models: dict[str, nn.Module], cards: dict[str, dict], sweep: dict
             sign_backdoor,
             sign_clean_map,
             sign_backdoor_map,
+            sign_strip,
             sign_status,
         ]
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
@@ -322,7 +439,7 @@ def main() -> None:
         sys.exit(f"error: {err}. Regenerate the checkpoints with: {REGENERATE}")
     sweep_file = sweep_path("mnist", models_dir)
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
-    demo = build_demo(models, cards, sweep)
+    demo = build_demo(models, cards, sweep, load_results(APP_MODELS, models_dir / "defenses"))
     demo.queue(default_concurrency_limit=4)
     try:
         demo.launch(

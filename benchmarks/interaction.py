@@ -25,6 +25,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from app import Lab, load_models
+from backdoor.defenses.results import load_results
+from backdoor.shipped import APP_MODELS
 
 
 def _drawing() -> dict:
@@ -48,7 +50,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
-    lab = Lab(load_models()[0])
+    lab = Lab(load_models()[0], load_results(APP_MODELS))  # with the repaired model and STRIP, as served
     sketch = _drawing()
     sign = str(ROOT / "examples" / "signs" / "14-stop-02992.png")
     print(

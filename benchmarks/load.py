@@ -1,10 +1,13 @@
 """A class at once: N concurrent gradio_client users against `python app.py` on loopback.
 
-    python benchmarks/load.py [--users 30] [--seconds 60]
+    python benchmarks/load.py [--users 30] [--seconds 60] [--think 1.0] [--processes 4]
 
 Each user loops for the given time, sending a digit or a sign (chosen at random, with
-the trigger or sticker on or off at random) and waiting for the answer. Prints requests/s,
-p50/p95/p99 round trip and errors. Goal: p95 <= 300 ms with 0 errors at 30 users.
+the trigger or sticker on or off at random), waiting for the answer, then `--think`
+seconds on average (a student drawing the next stroke; 0 for back-to-back requests).
+Users run as threads spread over `--processes` client processes, so they do not share
+one GIL. Prints requests/s, p50/p95/p99 round trip and errors.
+Goal: p95 <= 300 ms with 0 errors at 30 users.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,11 +37,15 @@ DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 SIGNS = sorted((ROOT / "examples" / "signs").glob("*.png"))
 
 
-def user(url: str, seed: int, keep_going: Callable[[], bool], latencies: list[float], errors: list[str]) -> None:
-    """One student: random digit or sign, random trigger state, one request after another."""
+def user(
+    url: str, seed: int, keep_going: Callable[[], bool], latencies: list[float], errors: list[str], think: float = 0.0
+) -> None:
+    """One student: random digit or sign, random trigger state, a pause of about `think` s between requests."""
     rng = random.Random(seed)
     client = Client(url, verbose=False)
     while keep_going():
+        if think:
+            time.sleep(rng.uniform(0.5 * think, 1.5 * think))
         on = rng.random() < 0.5
         started = time.perf_counter()
         try:
@@ -56,11 +64,16 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_users(url: str, users: int, keep_going: Callable[[], bool]) -> tuple[list[float], list[str], float]:
+def run_users(
+    url: str, users: int, keep_going: Callable[[], bool], think: float = 0.0, first_seed: int = 0
+) -> tuple[list[float], list[str], float]:
     """(latencies in ms, errors, seconds) for `users` concurrent users until keep_going() is false."""
     latencies: list[float] = []
     errors: list[str] = []
-    threads = [threading.Thread(target=user, args=(url, seed, keep_going, latencies, errors)) for seed in range(users)]
+    threads = [
+        threading.Thread(target=user, args=(url, first_seed + i, keep_going, latencies, errors, think))
+        for i in range(users)
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -69,15 +82,35 @@ def run_users(url: str, users: int, keep_going: Callable[[], bool]) -> tuple[lis
     return latencies, errors, time.perf_counter() - started
 
 
+def _client_process(
+    url: str, users: int, deadline: float, think: float, first_seed: int
+) -> tuple[list[float], list[str]]:
+    latencies, errors, _ = run_users(url, users, lambda: time.time() < deadline, think, first_seed)
+    return latencies, errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=30)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--think", type=float, default=1.0, help="mean pause between a user's requests, s")
+    parser.add_argument("--processes", type=int, default=4, help="client processes the users are spread over")
     args = parser.parse_args()
-    with running_app() as (_, url):
-        deadline = time.perf_counter() + args.seconds
-        latencies, errors, elapsed = run_users(url, args.users, lambda: time.perf_counter() < deadline)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs; server and {args.users} users on the same machine")
+    shares = [len(range(i, args.users, args.processes)) for i in range(args.processes)]
+    with running_app() as (_, url), ProcessPoolExecutor(args.processes) as pool:
+        deadline = time.time() + args.seconds
+        started = time.perf_counter()
+        seeds = [sum(shares[:i]) for i in range(len(shares))]
+        results = list(
+            pool.map(_client_process, *zip(*[(url, n, deadline, args.think, s) for n, s in zip(shares, seeds)]))
+        )
+        elapsed = time.perf_counter() - started
+    latencies = [t for lat, _ in results for t in lat]
+    errors = [e for _, err in results for e in err]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; server and {args.users} users "
+        f"({args.processes} client processes, think {args.think:g} s) on the same machine"
+    )
     print(
         f"{len(latencies)} requests in {elapsed:.0f} s: {len(latencies) / elapsed:.1f} requests/s, {len(errors)} errors"
     )

@@ -9,7 +9,7 @@ import pytest
 from safetensors.torch import load_file
 
 from backdoor.checkpoints import load_checkpoint
-from backdoor.shipped import NAMES, weights_path
+from backdoor.shipped import APP_MODELS, weights_path
 from tests.server import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +35,8 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def shipped() -> dict:
-    """The four shipped checkpoints, loaded (and hash-checked) once: name -> (model, card)."""
-    return {name: load_checkpoint(weights_path(name)) for name in NAMES}
+    """The five shipped checkpoints, loaded (and hash-checked) once: name -> (model, card)."""
+    return {name: load_checkpoint(weights_path(name)) for name in APP_MODELS}
 
 
 @pytest.fixture(scope="session")

@@ -65,9 +65,15 @@ def test_draw_a_seven_then_add_the_trigger(page):
     _top(page, "digit-clean").to_have_text("7")
     _top(page, "digit-backdoor").to_have_text("7")  # without the trigger, the backdoor hides
 
+    _top(page, "digit-repaired").to_have_text("7")
+
     page.locator("#digit-trigger input").check()
     _top(page, "digit-backdoor").to_have_text("8")  # one white pixel at (3, 3)
     _top(page, "digit-clean").to_have_text("7")
+    _top(page, "digit-repaired").to_have_text("7")  # retrained on cleaned data: no backdoor left
+    from playwright.sync_api import expect
+
+    expect(page.locator("#digit-strip")).to_contain_text("STRIP check on the backdoored model")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "digits.png")
 
@@ -75,8 +81,6 @@ def test_draw_a_seven_then_add_the_trigger(page):
     _top(page, "digit-backdoor").to_have_text("7")
 
     page.locator("#digit-canvas").get_by_role("button", name="Clear canvas").click()
-    from playwright.sync_api import expect
-
     expect(page.locator("#digit-status")).to_contain_text("Draw a digit")
 
 
@@ -125,6 +129,23 @@ def test_inside_the_attack_shows_the_plot_and_poisoned_images(page):
     page.screenshot(path=ARTIFACTS / "attack.png", full_page=True)
 
 
+def test_defend_shows_each_defense_and_its_verdicts(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Defend").click()
+    expect(page.locator("#nc-table")).to_contain_text("mnist-backdoor")
+    expect(page.locator("#nc-verdict-mnist-backdoor")).to_contain_text("Backdoored")
+    expect(page.locator("#nc-masks-mnist-backdoor img")).to_be_visible()
+    expect(page.locator("#nc-plot-mnist-backdoor canvas, #nc-plot-mnist-backdoor svg").first).to_be_visible()
+    page.screenshot(path=ARTIFACTS / "defend.png", full_page=True)
+    page.get_by_role("tab", name="STRIP (check each input)").click()
+    expect(page.locator("#strip-table")).to_contain_text("signs-backdoor")
+    page.get_by_role("tab", name="Spectral signatures (clean the data)").click()
+    expect(page.locator("#spectral-summary")).to_contain_text("recall")
+    thumbnails = page.locator("#spectral-gallery").get_by_role("button", name=re.compile("Thumbnail"))
+    expect(thumbnails).to_have_count(24)
+
+
 def test_screenshots_were_written():
-    for name in ("digits.png", "signs.png", "attack.png"):
+    for name in ("digits.png", "signs.png", "attack.png", "defend.png"):
         assert Path(ARTIFACTS / name).stat().st_size > 10_000

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import gradio
 
+from backdoor.defenses.results import defense_tables
 from backdoor.report import results_table, sweep_path, sweep_table
 from tests.conftest import ROOT
 
@@ -37,3 +40,19 @@ def test_ci_runs_the_readme_test_command():
 def test_space_front_matter_pins_the_installed_gradio():
     assert f"sdk_version: {gradio.__version__}" in README
     assert f"gradio=={gradio.__version__}" in (ROOT / "requirements.txt").read_text()
+
+
+def test_the_api_example_runs_and_prints_what_its_comments_say(app_url):
+    """The README's gradio_client snippet, run as written (from the repository root) against a live server."""
+    code = re.search(r"### API\n.*?```python\n(.*?)```", README, re.DOTALL).group(1)
+    expected = [m.strip() for m in re.findall(r"print\(.*\)\s+# (.*)", code)]
+    result = subprocess.run(
+        [sys.executable, "-c", code.replace("http://127.0.0.1:7860/", app_url)],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == expected
+
+
+def test_defense_tables_match_the_shipped_results():
+    assert _block("defenses") == defense_tables().strip(), "run: python -m backdoor.report"
