@@ -243,7 +243,7 @@ def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
                     gr.BarPlot(
                         anomaly_frame(summary), x="class", y="anomaly index", color="verdict",
                         color_map={"flagged": "#d62728", "normal": "#1f77b4"}, sort=None,
-                        title="Anomaly index of each class's smallest trigger (flagged: > 2, smaller than the median)",
+                        title="Anomaly index per class (flagged: > 2, small mask)",
                         height=300, elem_id=f"nc-plot-{name}",
                     )  # fmt: skip
                     gr.Image(
@@ -277,7 +277,7 @@ def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
 
 
 STRIP_TEXT = """
-STRIP superimposes the input on 50 clean test images and measures the entropy of the backdoored model's answers.
+STRIP superimposes the input on a few clean test images (20 digits, 10 signs) and measures the entropy of the backdoored model's answers.
 A clean input blended with other images confuses the model (high entropy); a triggered one keeps answering the
 target (low entropy). The threshold lets 1% of clean inputs be flagged wrongly. Measured on held-out test images:
 
@@ -292,7 +292,7 @@ def _poisoned_caption(path: str) -> str:
 
 def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image]:
     """A model's answer (top class large, bars below) and, under it, where it looked."""
-    with gr.Column(scale=3, min_width=200):
+    with gr.Column(scale=3, min_width=160):
         label = gr.Label(label=title, num_top_classes=top, elem_id=elem_id)
         saliency = gr.Image(
             label="Where it looks (input gradients, red = decisive)", format="png", interactive=False,
@@ -327,7 +327,7 @@ def build_demo(
                     )
                     trigger = gr.Checkbox(label="Add the trigger pixel", value=False, elem_id="digit-trigger")
                     digit_status = gr.Markdown(DRAW_PROMPT, label="Status", elem_id="digit-status")
-                with gr.Column(scale=3, min_width=200):
+                with gr.Column(scale=3, min_width=180):
                     digit_view = gr.Image(
                         label="What the model sees (28×28)", format="png", interactive=False,
                         elem_id="digit-input-view", height=280,

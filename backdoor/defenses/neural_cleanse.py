@@ -129,9 +129,10 @@ def flagged_classes(norms: torch.Tensor) -> list[int]:
     return [k for k in range(len(norms)) if norms[k] < norms.median() and index[k] > ANOMALY_THRESHOLD]
 
 
-def mask_grid(result: Reversed, classes: tuple[str, ...], columns: int = 11, scale: int = 3) -> Image.Image:
+def mask_grid(result: Reversed, columns: int = 11, scale: int = 3) -> Image.Image:
     """Two rows per line of classes: the mask (white = kept) and the trigger it paints (mask x pattern)."""
     k, channels, height, width = result.patterns.shape
+    columns = min(columns, k)
     tiles_mask = result.masks[:, None].expand(k, 3, height, width)
     painted = result.masks[:, None] * result.patterns
     tiles_trigger = painted.expand(k, 3, height, width) if channels == 1 else painted
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     write_result(
         summary,
         out,
-        images={"masks": mask_grid(result, task.classes)},
+        images={"masks": mask_grid(result)},
         tensors={"masks": result.masks, "patterns": result.patterns},
     )
     flagged = ", ".join(summary["flagged_names"]) or "none"

@@ -18,8 +18,8 @@ from backdoor.defenses.common import DEFENSES_DIR, result_path
 from backdoor.defenses.strip import Strip
 
 STRIP_WEAK_FAR = 0.2  # above this miss rate the app warns that STRIP's verdict is unreliable
-STRIP_FLAGGED = "🚩 **carries a trigger**"
-STRIP_CLEAN = "✅ **looks clean**"
+STRIP_FLAGGED = "**carries a trigger**"
+STRIP_CLEAN = "**looks clean**"
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,11 @@ def strip_verdict(entropy: float, summary: dict) -> str:
     verdict = STRIP_FLAGGED if entropy < threshold else STRIP_CLEAN
     sign = "<" if entropy < threshold else "≥"
     return (
-        f"STRIP check on the backdoored model: {verdict} (entropy of its answers on 50 blends "
+        f"STRIP check on the backdoored model: {verdict} (entropy of its answers on "
+        f"{summary['settings']['n_overlays']} blends "
         f"{entropy:.2f} bits {sign} threshold {threshold:.2f}; on the test set it misses "
         f"{_pct(summary['far'])} of triggered inputs and wrongly flags {_pct(summary['frr'])} of clean ones)."
-        + (
-            " ⚠️ **STRIP is weak here**: a *looks clean* verdict means little."
-            if summary["far"] > STRIP_WEAK_FAR
-            else ""
-        )
+        + (" **STRIP is weak here**: a *looks clean* verdict means little." if summary["far"] > STRIP_WEAK_FAR else "")
     )
 
 
@@ -80,13 +77,13 @@ def nc_verdict(summary: dict) -> str:
         names = ", ".join(f"**{n}**" for n in summary["flagged_names"])
         k = summary["flagged"][0]
         return (
-            f"🚩 **Backdoored.** Class {names} needs a trigger of only {summary['mask_l1'][k]:.1f} pixels' worth of "
+            f"**Backdoored.** Class {names} needs a trigger of only {summary['mask_l1'][k]:.1f} pixels' worth of "
             f"mask; the median class needs {pd.Series(summary['mask_l1']).median():.1f}. "
             f"Anomaly index {index[k]:.2f} > 2."
         )
     low = [i for i, v in enumerate(summary["mask_l1"]) if v < pd.Series(summary["mask_l1"]).median()]
     worst = max((index[i] for i in low), default=0.0)
-    return f"✅ **No backdoor found.** No class is unusually easy to reach (largest anomaly index below the median: {worst:.2f} ≤ 2)."
+    return f"**No backdoor found.** No class is unusually easy to reach (largest anomaly index below the median: {worst:.2f} ≤ 2)."
 
 
 def anomaly_frame(summary: dict) -> pd.DataFrame:
@@ -105,7 +102,7 @@ def anomaly_frame(summary: dict) -> pd.DataFrame:
 def strip_weakness(strip: dict[str, dict]) -> str:
     """A warning for each model where STRIP misses many triggered inputs, with the numbers."""
     lines = [
-        f"⚠️ **STRIP is weak on `{name}`**: at {_pct(s['frr'])} false alarms it misses {_pct(s['far'])} of triggered "
+        f"**STRIP is weak on `{name}`**: at {_pct(s['frr'])} false alarms it misses {_pct(s['far'])} of triggered "
         f"inputs (median entropy {s['entropy_clean']['median']:.2f} bits clean, {s['entropy_triggered']['median']:.2f} "
         "triggered): blended with other signs, even clean signs keep a confident answer, so entropy barely separates them."
         for name, s in strip.items()

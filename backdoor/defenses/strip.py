@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -30,11 +30,15 @@ from backdoor.triggers import apply_trigger
 
 @dataclass(frozen=True)
 class Settings:
-    n_overlays: int = 50  # clean images blended with each input (the article finds 20 enough)
+    n_overlays: int = 20  # clean images blended with each input (the article finds 20 enough)
     n_calibration: int = 1000  # clean inputs that set the threshold
     n_eval: int = 2000  # clean and as many triggered inputs that measure FRR and FAR
     frr: float = 0.01  # share of clean inputs the threshold may reject
     seed: int = 0
+
+
+# The live check runs on every stroke: 20 blends cost MNIST's net ~2 ms, 10 cost the signs net ~7 ms.
+TASK_SETTINGS = {"mnist": Settings(), "signs": Settings(n_overlays=10)}
 
 
 def superimpose(images: torch.Tensor, overlays: torch.Tensor) -> torch.Tensor:
@@ -130,14 +134,15 @@ def _quantiles(values: torch.Tensor) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m backdoor.defenses.strip", description=__doc__.split("\n\n")[0])
     parser.add_argument("model", help="a checkpoint name in models/ (e.g. mnist-backdoor) or a .safetensors path")
-    parser.add_argument("--overlays", type=positive, default=Settings.n_overlays, help="clean images per blend set")
+    parser.add_argument(
+        "--overlays", type=positive, default=None, help="blends per input (default: 20 mnist, 10 signs)"
+    )
     parser.add_argument("--eval", type=positive, default=Settings.n_eval, help="clean and triggered test inputs")
     parser.add_argument("--frr", type=fraction, default=Settings.frr, help="false rejections allowed (default 0.01)")
     parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--out-dir", type=Path, default=DEFENSES_DIR, help="default: models/defenses")
     add_data_dir(parser)
     args = parser.parse_args(argv)
-    settings = Settings(n_overlays=args.overlays, n_eval=args.eval, frr=args.frr, seed=args.seed)
     from backdoor.data import DataError, load_split  # here, not at the top: the app imports this module
 
     try:
@@ -146,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, DataError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    settings = replace(TASK_SETTINGS[task.name], n_eval=args.eval, frr=args.frr, seed=args.seed)
+    if args.overlays:
+        settings = replace(settings, n_overlays=args.overlays)
     summary, overlays, threshold = evaluate_strip(model, task, images, labels, settings)
     summary = {"model": card["name"], "model_sha256": card["sha256"], **summary}
     summary["command"] = " ".join(["python -m backdoor.defenses.strip", *(argv or sys.argv[1:])])
