@@ -49,6 +49,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"{len(latencies)} requests in {seconds:.0f} s, {len(errors)} errors")
     print(f"server RSS: {start:.0f} MB after warm-up, {end:.0f} MB after, growth {end - start:+.1f} MB (goal < 50 MB)")
+    for error in sorted(set(errors))[:5]:
+        print("error:", error)
 
 
 if __name__ == "__main__":
