@@ -87,6 +87,7 @@ def test_strip_entropy_is_lower_on_triggered_inputs(shipped, sample, task, name)
 def test_shipped_strip_results_are_current_and_calibrated(shipped, name):
     summary = json.loads(result_path("strip", name).read_text())
     assert summary["model_sha256"] == shipped[name][1]["sha256"]
+    assert shipped[name][1]["defenses"]["strip"]["far"] == summary["far"]  # the model's card reports it too
     assert summary["frr"] <= 0.03  # calibrated for 1% on other clean images
     assert summary["entropy_triggered"]["median"] < summary["entropy_clean"]["median"]
 

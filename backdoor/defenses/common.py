@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from backdoor.checkpoints import load_checkpoint
+from backdoor.checkpoints import card_path, load_card, load_checkpoint
 from backdoor.io import atomic_save_image, atomic_save_tensors, atomic_write_json
 from backdoor.shipped import MODELS_DIR, weights_path
 from backdoor.tasks import TASKS, Task
@@ -26,6 +26,15 @@ def load_inspected(model: str) -> tuple[nn.Module, dict, Task]:
     """(model, card, task) of the checkpoint a defense inspects; raises CheckpointError."""
     net, card = load_checkpoint(checkpoint_path(model))
     return net, card, TASKS[card["task"]]
+
+
+def record_in_card(model: str, defense: str, figures: dict) -> None:
+    """Add a defense's headline figures to the inspected checkpoint's card (the weights, and so
+    their sha256, are untouched), so the card says how the model fares against it."""
+    weights = checkpoint_path(model)
+    card = load_card(weights)
+    card.setdefault("defenses", {})[defense] = figures
+    atomic_write_json(card, card_path(weights))
 
 
 def result_path(defense: str, model_name: str, out_dir: Path = DEFENSES_DIR) -> Path:

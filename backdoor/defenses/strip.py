@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from backdoor.checkpoints import CheckpointError
 from backdoor.cli import Parser, add_data_dir, fraction, positive
-from backdoor.defenses.common import DEFENSES_DIR, load_inspected, result_path, write_result
+from backdoor.defenses.common import DEFENSES_DIR, load_inspected, record_in_card, result_path, write_result
 from backdoor.evaluation import EVAL_SEED
 from backdoor.preprocess import to_float
 from backdoor.tasks import Task
@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     summary["command"] = " ".join(["python -m backdoor.defenses.strip", *(argv or sys.argv[1:])])
     out = result_path("strip", card["name"], args.out_dir)
     write_result(summary, out, tensors={"overlays": overlays, "threshold": torch.tensor([threshold])})
+    figures = ("threshold_bits", "frr", "far", "n_clean", "n_triggered")
+    record_in_card(args.model, "strip", {**{k: summary[k] for k in figures}, "results": out.name})
     print(
         f"{card['name']}: threshold {threshold:.3f} bits, FRR {100 * summary['frr']:.2f}%, FAR {100 * summary['far']:.2f}% "
         f"(entropy median clean {summary['entropy_clean']['median']:.3f}, triggered "
