@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -9,11 +10,30 @@ from PIL import Image
 from torch import nn
 
 from backdoor.checkpoints import card_path, load_card, load_checkpoint
+from backdoor.cli import Parser, add_data_dir
 from backdoor.io import atomic_save_image, atomic_save_tensors, atomic_write_json
 from backdoor.shipped import MODELS_DIR, weights_path
 from backdoor.tasks import TASKS, Task
 
 DEFENSES_DIR = MODELS_DIR / "defenses"
+
+
+MODEL_HELP = "a checkpoint name in models/ (e.g. mnist-backdoor) or a .safetensors path"
+
+
+def defense_parser(module: str, doc: str, model_help: str = MODEL_HELP) -> Parser:
+    """The arguments every defense CLI takes: the model to inspect, --out-dir and --data-dir."""
+    parser = Parser(prog=f"python -m backdoor.defenses.{module}", description=doc.split("\n\n")[0])
+    parser.add_argument("model", help=model_help)
+    parser.add_argument("--out-dir", type=Path, default=DEFENSES_DIR, help="default: models/defenses")
+    add_data_dir(parser)
+    return parser
+
+
+def provenance(card: dict, module: str, argv: list[str] | None) -> dict:
+    """What every result records about its making: the inspected model, its weights' hash, the command."""
+    command = " ".join([f"python -m backdoor.defenses.{module}", *(argv or sys.argv[1:])])
+    return {"model": card["name"], "model_sha256": card["sha256"], "command": command}
 
 
 def checkpoint_path(model: str, models_dir: Path = MODELS_DIR) -> Path:

@@ -14,7 +14,6 @@ import copy
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -23,9 +22,9 @@ from torch import nn
 from tqdm import tqdm
 
 from backdoor.checkpoints import CheckpointError
-from backdoor.cli import Parser, add_data_dir, positive
+from backdoor.cli import positive
 from backdoor.data import DataError, load_split
-from backdoor.defenses.common import DEFENSES_DIR, load_inspected, result_path, write_result
+from backdoor.defenses.common import defense_parser, load_inspected, provenance, result_path, write_result
 from backdoor.preprocess import to_float, to_uint8
 
 MAD_CONSISTENCY = 1.4826  # makes the median absolute deviation estimate a normal distribution's std
@@ -157,8 +156,6 @@ def inspect(model: nn.Module, card: dict, images: torch.Tensor, settings: Settin
     flagged = flagged_classes(result.norms)
     peaks = [divmod(int(m.argmax()), m.shape[1]) for m in result.masks]
     summary = {
-        "model": card["name"],
-        "model_sha256": card["sha256"],
         "defense": "neural_cleanse",
         "settings": asdict(settings),
         "classes": card["classes"],
@@ -175,15 +172,12 @@ def inspect(model: nn.Module, card: dict, images: torch.Tensor, settings: Settin
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="python -m backdoor.defenses.neural_cleanse", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a checkpoint name in models/ (e.g. mnist-backdoor) or a .safetensors path")
+    parser = defense_parser("neural_cleanse", __doc__)
     parser.add_argument(
         "--steps", type=positive, default=None, help="optimisation steps (default: 400 mnist, 300 signs)"
     )
     parser.add_argument("--images", type=positive, default=Settings.n_images, help="clean test images to use")
     parser.add_argument("--seed", type=int, default=Settings.seed)
-    parser.add_argument("--out-dir", type=Path, default=DEFENSES_DIR, help="default: models/defenses")
-    add_data_dir(parser)
     args = parser.parse_args(argv)
     try:
         model, card, task = load_inspected(args.model)
@@ -198,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         images[torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed))[: args.images]]
     )
     summary, result = inspect(model, card, pool, settings)
-    summary["command"] = " ".join(["python -m backdoor.defenses.neural_cleanse", *(argv or sys.argv[1:])])
+    summary = {**provenance(card, "neural_cleanse", argv), **summary}
     out = result_path("nc", card["name"], args.out_dir)
     write_result(
         summary,

@@ -111,33 +111,45 @@ def strip_weakness(strip: dict[str, dict]) -> str:
     return "\n\n".join(lines)
 
 
+def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [f"| {' | '.join(cells)} |" for cells in (header, *rows)]
+    return "\n".join([lines[0], "|---" * len(header) + "|", *lines[1:]])
+
+
 def strip_table(strip: dict[str, dict]) -> str:
+    header = [
+        "model", "threshold (1% clean rejected)", "clean inputs flagged (FRR)", "triggered inputs missed (FAR)",
+        "entropy clean / triggered (median)",
+    ]  # fmt: skip
     rows = [
-        "| model | threshold (1% clean rejected) | clean inputs flagged (FRR) | triggered inputs missed (FAR) | entropy clean / triggered (median) |",
-        "|---|---|---|---|---|",
+        [
+            f"`{name}`",
+            f"{s['threshold_bits']:.3f} bits",
+            f"{_pct(s['frr'])} of {s['n_clean']:,}",
+            f"{_pct(s['far'])} of {s['n_triggered']:,}",
+            f"{s['entropy_clean']['median']:.2f} / {s['entropy_triggered']['median']:.2f} bits",
+        ]
+        for name, s in strip.items()
     ]
-    for name, s in strip.items():
-        rows.append(
-            f"| `{name}` | {s['threshold_bits']:.3f} bits | {_pct(s['frr'])} of {s['n_clean']:,} | "
-            f"{_pct(s['far'])} of {s['n_triggered']:,} | {s['entropy_clean']['median']:.2f} / "
-            f"{s['entropy_triggered']['median']:.2f} bits |"
-        )
-    return "\n".join(rows)
+    return _markdown_table(header, rows)
 
 
 def nc_table(neural_cleanse: dict[str, dict]) -> str:
-    rows = [
-        "| model | flagged classes | anomaly index of the smallest mask | smallest / median mask L1 | time |",
-        "|---|---|---|---|---|",
-    ]
+    header = ["model", "flagged classes", "anomaly index of the smallest mask", "smallest / median mask L1", "time"]
+    rows = []
     for name, s in neural_cleanse.items():
         norms = pd.Series(s["mask_l1"])
         k = int(norms.idxmin())
         rows.append(
-            f"| `{name}` | {', '.join(s['flagged_names']) or 'none'} | {s['anomaly_index'][k]:.2f} ({s['classes'][k]}) "
-            f"| {norms[k]:.1f} / {norms.median():.1f} | {s['seconds']:.0f} s |"
+            [
+                f"`{name}`",
+                ", ".join(s["flagged_names"]) or "none",
+                f"{s['anomaly_index'][k]:.2f} ({s['classes'][k]})",
+                f"{norms[k]:.1f} / {norms.median():.1f}",
+                f"{s['seconds']:.0f} s",
+            ]
         )
-    return "\n".join(rows)
+    return _markdown_table(header, rows)
 
 
 def defense_tables(folder: Path = DEFENSES_DIR) -> str:

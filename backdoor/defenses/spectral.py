@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from backdoor.checkpoints import CheckpointError
-from backdoor.cli import Parser, add_data_dir, positive
+from backdoor.cli import positive
 from backdoor.data import DataError
-from backdoor.defenses.common import DEFENSES_DIR, load_inspected, result_path, write_result
+from backdoor.defenses.common import defense_parser, load_inspected, provenance, result_path, write_result
 from backdoor.preprocess import to_uint8
 from backdoor.shipped import MODELS_DIR, REPAIRED, weights_path
 from backdoor.train import RECIPES, train_checkpoint, training_set
@@ -111,16 +111,15 @@ def inspect(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="python -m backdoor.defenses.spectral", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="the poisoned model whose training data to inspect (e.g. mnist-backdoor)")
+    parser = defense_parser(
+        "spectral", __doc__, model_help="the poisoned model whose training data to inspect (e.g. mnist-backdoor)"
+    )
     parser.add_argument(
         "--expected", type=positive, default=None, help="upper bound on the poison count (default: the card's)"
     )
     parser.add_argument("--retrain", action="store_true", help="retrain on the cleaned data with the model's recipe")
     parser.add_argument("--epochs", type=positive, default=None, help="with --retrain (default: the recipe's)")
     parser.add_argument("--out", type=Path, default=weights_path(REPAIRED, MODELS_DIR), help="with --retrain")
-    parser.add_argument("--out-dir", type=Path, default=DEFENSES_DIR, help="default: models/defenses")
-    add_data_dir(parser)
     args = parser.parse_args(argv)
     if args.out.suffix != ".safetensors":
         parser.error(f"--out must end in .safetensors, got {args.out}")
@@ -133,9 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         expected = args.expected or card["n_poisoned"]
         summary, removed, shown = inspect(model, images, labels, poisoned, expected)
-        summary = {"model": card["name"], "model_sha256": card["sha256"], **summary}
-        command = " ".join(["python -m backdoor.defenses.spectral", *(argv or sys.argv[1:])])
-        summary["command"] = command
+        summary = {**provenance(card, "spectral", argv), **summary}
         out = result_path("spectral", card["name"], args.out_dir)
         write_result(summary, out, tensors={"images": to_uint8(images[shown]), "indices": shown})
         print(
@@ -150,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             extra = {
                 "repaired_from": card["name"],
                 "defense": {k: v for k, v in summary.items() if k != "shown"},
-                "command": command,
+                "command": summary["command"],
             }
             train_checkpoint(
                 task,

@@ -20,8 +20,15 @@ from torch import nn
 from tqdm import tqdm
 
 from backdoor.checkpoints import CheckpointError
-from backdoor.cli import Parser, add_data_dir, fraction, positive
-from backdoor.defenses.common import DEFENSES_DIR, load_inspected, record_in_card, result_path, write_result
+from backdoor.cli import fraction, positive
+from backdoor.defenses.common import (
+    defense_parser,
+    load_inspected,
+    provenance,
+    record_in_card,
+    result_path,
+    write_result,
+)
 from backdoor.evaluation import EVAL_SEED
 from backdoor.preprocess import to_float
 from backdoor.tasks import Task
@@ -132,16 +139,13 @@ def _quantiles(values: torch.Tensor) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = Parser(prog="python -m backdoor.defenses.strip", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a checkpoint name in models/ (e.g. mnist-backdoor) or a .safetensors path")
+    parser = defense_parser("strip", __doc__)
     parser.add_argument(
         "--overlays", type=positive, default=None, help="blends per input (default: 20 mnist, 10 signs)"
     )
     parser.add_argument("--eval", type=positive, default=Settings.n_eval, help="clean and triggered test inputs")
     parser.add_argument("--frr", type=fraction, default=Settings.frr, help="false rejections allowed (default 0.01)")
     parser.add_argument("--seed", type=int, default=Settings.seed)
-    parser.add_argument("--out-dir", type=Path, default=DEFENSES_DIR, help="default: models/defenses")
-    add_data_dir(parser)
     args = parser.parse_args(argv)
     from backdoor.data import DataError, load_split  # here, not at the top: the app imports this module
 
@@ -155,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.overlays:
         settings = replace(settings, n_overlays=args.overlays)
     summary, overlays, threshold = evaluate_strip(model, task, images, labels, settings)
-    summary = {"model": card["name"], "model_sha256": card["sha256"], **summary}
-    summary["command"] = " ".join(["python -m backdoor.defenses.strip", *(argv or sys.argv[1:])])
+    summary = {**provenance(card, "strip", argv), **summary}
     out = result_path("strip", card["name"], args.out_dir)
     write_result(summary, out, tensors={"overlays": overlays, "threshold": torch.tensor([threshold])})
     figures = ("threshold_bits", "frr", "far", "n_clean", "n_triggered")
