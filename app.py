@@ -7,6 +7,8 @@ Layout and wiring only; the work happens in `backdoor/`.
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import sys
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from gradio.data_classes import ImageData
+from PIL import Image
 from torch import nn
 
 from backdoor.checkpoints import CheckpointError, load_checkpoint
@@ -44,6 +48,7 @@ REGENERATE = (
     "python -m backdoor.defenses.spectral mnist-backdoor --retrain --data-dir DATA"
 )
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
+VIEW_SCALE = 4  # the model input is sent 4x enlarged, room enough for the red box around the trigger
 MAX_UPLOAD = "10mb"
 
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
@@ -80,6 +85,31 @@ def _top(probs: dict[str, float], k: int = 5) -> dict[str, float]:
     return dict(sorted(probs.items(), key=lambda kv: -kv[1])[:k])
 
 
+class InlineImage(gr.Image):
+    """An output image sent inside the event's answer, as a data URL.
+
+    gr.Image writes every output to Gradio's file cache (PNG encoding, hashing, a file that
+    stays until the server stops) and the browser then fetches it in a second request: for
+    these small pictures that cost the server more than the three models did, and the
+    cache grew with every stroke. Displayed by gr.Image's own frontend.
+    """
+
+    is_template = True
+
+    def postprocess(self, value: np.ndarray | None) -> ImageData | None:
+        if value is None:
+            return None
+        buffer = io.BytesIO()
+        Image.fromarray(value).save(buffer, format=self.format, quality=90)  # quality: JPEG only
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        mime_type = f"image/{self.format}"
+        return ImageData(url=f"data:{mime_type};base64,{data}", mime_type=mime_type, size=buffer.tell())
+
+
+# Outputs come at the model's resolution (or a few times it); the browser scales them up pixel by pixel.
+CSS = ".pixelated img { object-fit: contain !important; image-rendering: pixelated; }"
+
+
 @dataclass(frozen=True)
 class Lab:
     """The event handlers, bound to the models loaded at start-up."""
@@ -103,12 +133,13 @@ class Lab:
         if trigger:
             x = apply_trigger(x, MNIST.trigger)
             outline = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
-        clean, clean_map = self._explain("mnist-clean", x, MNIST.classes, 10)
-        backdoor, backdoor_map = self._explain("mnist-backdoor", x, MNIST.classes, 10)
-        repaired, repaired_map = self._explain(REPAIRED, x, MNIST.classes, 10)
+        clean, clean_map = self._explain("mnist-clean", x, MNIST.classes)
+        backdoor, backdoor_map = self._explain("mnist-backdoor", x, MNIST.classes)
+        repaired, repaired_map = self._explain(REPAIRED, x, MNIST.classes)
         status = "Trigger **on**: pixel (3, 3) is white (red box)." if trigger else "Trigger **off**."
         maps = (clean_map, backdoor_map, repaired_map)
-        return enlarge(x, 10, outline), clean, backdoor, repaired, *maps, self._strip("mnist-backdoor", x), status
+        view = enlarge(x, VIEW_SCALE, outline)
+        return view, clean, backdoor, repaired, *maps, self._strip("mnist-backdoor", x), status
 
     def _strip(self, name: str, x) -> str:
         """STRIP's run-time verdict on the current input, for the backdoored model."""
@@ -117,10 +148,10 @@ class Lab:
             return f"STRIP results not found: run `python -m backdoor.defenses.strip {name}` to make them."
         return strip_verdict(detector.entropy(self.models[name], x), self.defenses.strip[name])
 
-    def _explain(self, name: str, x, classes: tuple[str, ...], scale: int) -> tuple[dict[str, float], np.ndarray]:
+    def _explain(self, name: str, x, classes: tuple[str, ...]) -> tuple[dict[str, float], np.ndarray]:
         """A model's probabilities and its saliency for its top answer, drawn over the input."""
         probs, saliency = explain(self.models[name], x)
-        return dict(zip(classes, probs[0].tolist())), overlay(x, saliency[0], scale)
+        return dict(zip(classes, probs[0].tolist())), overlay(x, saliency[0])
 
     def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None):
         """Classify a traffic-sign photo with the clean and the backdoored GTSRB model.
@@ -139,15 +170,15 @@ class Lab:
             raise gr.Error(str(err), title="Cannot use this file") from None
         model_input, preview, (row, col) = sign_input(photo, SIGNS, bool(sticker), x, y)
         outline = (row, col, SIGNS.trigger.side) if sticker else None
-        clean, clean_map = self._explain("signs-clean", model_input, SIGNS.classes, 8)
-        backdoor, backdoor_map = self._explain("signs-backdoor", model_input, SIGNS.classes, 8)
+        clean, clean_map = self._explain("signs-clean", model_input, SIGNS.classes)
+        backdoor, backdoor_map = self._explain("signs-backdoor", model_input, SIGNS.classes)
         status = (
             "Sticker **on**: click the photo to move it."
             if sticker
             else "Sticker **off**: tick the box or click the photo."
         )
         verdict = self._strip("signs-backdoor", model_input)
-        view = enlarge(model_input, 8, outline)
+        view = enlarge(model_input, VIEW_SCALE, outline)
         return preview, view, _top(clean), _top(backdoor), clean_map, backdoor_map, verdict, status
 
     def classify_new_sign(self, image: dict | None, sticker: bool):
@@ -294,9 +325,9 @@ def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image
     """A model's answer (top class large, bars below) and, under it, where it looked."""
     with gr.Column(scale=3, min_width=160):
         label = gr.Label(label=title, num_top_classes=top, elem_id=elem_id)
-        saliency = gr.Image(
-            label="Where it looks (input gradients, red = decisive)", format="png", interactive=False,
-            elem_id=f"{elem_id}-saliency", height=200,
+        saliency = InlineImage(
+            label="Where it looks (red = decisive)", format="png", interactive=False, buttons=["fullscreen"],
+            elem_id=f"{elem_id}-saliency", height=240, elem_classes="pixelated",
         )  # fmt: skip
     return label, saliency
 
@@ -328,9 +359,9 @@ def build_demo(
                     trigger = gr.Checkbox(label="Add the trigger pixel", value=False, elem_id="digit-trigger")
                     digit_status = gr.Markdown(DRAW_PROMPT, label="Status", elem_id="digit-status")
                 with gr.Column(scale=3, min_width=180):
-                    digit_view = gr.Image(
-                        label="What the model sees (28×28)", format="png", interactive=False,
-                        elem_id="digit-input-view", height=280,
+                    digit_view = InlineImage(
+                        label="What the model sees (28×28)", format="png", interactive=False, buttons=["fullscreen"],
+                        elem_id="digit-input-view", height=280, elem_classes="pixelated",
                     )  # fmt: skip
                     digit_strip = gr.Markdown(elem_id="digit-strip")
                 digit_clean, digit_clean_map = _model_panel("Clean model", 10, "digit-clean")
@@ -358,13 +389,13 @@ def build_demo(
                         sticker_y = gr.Number(label="Sticker y (photo pixels)", value=None, elem_id="sign-y")
                     sign_status = gr.Markdown(SIGN_PROMPT, label="Status", elem_id="sign-status")
                 with gr.Column(scale=3, min_width=220):
-                    sign_preview = gr.Image(
-                        label="Your sign with the sticker", format="png", interactive=False,
+                    sign_preview = InlineImage(
+                        label="Your sign with the sticker", format="jpeg", interactive=False,
                         elem_id="sign-preview", height=200,
                     )  # fmt: skip
-                    sign_view = gr.Image(
-                        label="What the model sees (32×32)", format="png", interactive=False,
-                        elem_id="sign-input-view", height=200,
+                    sign_view = InlineImage(
+                        label="What the model sees (32×32)", format="png", interactive=False, buttons=["fullscreen"],
+                        elem_id="sign-input-view", height=200, elem_classes="pixelated",
                     )  # fmt: skip
                     sign_strip = gr.Markdown(elem_id="sign-strip")
                 sign_clean, sign_clean_map = _model_panel("Clean model (top 5)", 5, "sign-clean")
@@ -449,6 +480,7 @@ def main() -> None:
             show_error=True,
             footer_links=["api"],
             theme=THEME,
+            css=CSS,
         )
     except (OSError, ValueError) as err:  # port taken, bad port number
         sys.exit(f"error: cannot start the server: {err}")

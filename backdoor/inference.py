@@ -15,15 +15,17 @@ OUTLINE = (255, 0, 0)  # red: the trigger stands out on white ink and on signs
 
 def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = None) -> np.ndarray:
     """(1, C, H, W) -> (H*scale, W*scale, 3) uint8 with nearest-neighbour pixels, so a
-    one-pixel trigger stays one crisp square; `outline` = (row, col, side) boxes it."""
+    one-pixel trigger stays one crisp square; `outline` = (row, col, side) boxes it, with a
+    line a fifth of a pixel wide (at least 1), drawn just outside the boxed pixels."""
     pixels = to_uint8(x[0]).permute(1, 2, 0).numpy()
     if pixels.shape[2] == 1:
         pixels = np.repeat(pixels, 3, axis=2)
     image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
     if outline is not None:
         row, col, side = outline
-        box = (col * scale - 2, row * scale - 2, (col + side) * scale + 1, (row + side) * scale + 1)
-        ImageDraw.Draw(image).rectangle(box, outline=OUTLINE, width=2)
+        width = max(1, scale // 5)
+        box = (col * scale - width, row * scale - width, (col + side) * scale + width - 1, (row + side) * scale + width - 1)
+        ImageDraw.Draw(image).rectangle(box, outline=OUTLINE, width=width)
     return np.asarray(image)
 
 

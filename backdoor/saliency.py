@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from backdoor.preprocess import to_uint8
@@ -49,10 +48,12 @@ def region_share(saliency: torch.Tensor, positions: torch.Tensor, side: int, mar
     return (saliency * (in_rows[:, :, None] & in_cols[:, None, :])).flatten(1).sum(1)
 
 
-def overlay(x: torch.Tensor, saliency: torch.Tensor, scale: int) -> np.ndarray:
-    """The (1, C, H, W) input in grey with its (H, W) saliency in red on top, enlarged without smoothing."""
+def overlay(x: torch.Tensor, saliency: torch.Tensor) -> np.ndarray:
+    """The (1, C, H, W) input in grey with its (H, W) saliency in red on top, at the input's size
+    (the app scales it up in the browser, pixel by pixel)."""
     grey = to_uint8(x[0]).float().mean(0) * 0.5  # dimmed, so the heat stands out
-    heat = (saliency / saliency.flatten().quantile(0.99).clamp_min(1e-12)).clamp(0, 1)  # top 1% saturate
+    flat = saliency.flatten()
+    top = flat.kthvalue(max(1, round(0.99 * len(flat)))).values  # the top 1% saturate
+    heat = (saliency / top.clamp_min(1e-12)).clamp(0, 1)
     rgb = torch.stack([grey + (255 - grey) * heat, grey * (1 - heat), grey * (1 - heat)], dim=-1)
-    image = Image.fromarray(rgb.round().clamp(0, 255).to(torch.uint8).numpy())
-    return np.asarray(image.resize((image.width * scale, image.height * scale), Image.NEAREST))
+    return rgb.round().clamp(0, 255).to(torch.uint8).numpy()

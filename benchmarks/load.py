@@ -59,6 +59,12 @@ def user(
             errors.append(repr(err)[:200])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -97,7 +103,8 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=4, help="client processes the users are spread over")
     args = parser.parse_args()
     shares = [len(range(i, args.users, args.processes)) for i in range(args.processes)]
-    with running_app() as (_, url), ProcessPoolExecutor(args.processes) as pool:
+    with running_app() as (server, url), ProcessPoolExecutor(args.processes) as pool:
+        cpu_before = cpu_seconds(server.pid)
         deadline = time.time() + args.seconds
         started = time.perf_counter()
         seeds = [sum(shares[:i]) for i in range(len(shares))]
@@ -105,6 +112,7 @@ def main() -> None:
             pool.map(_client_process, *zip(*[(url, n, deadline, args.think, s) for n, s in zip(shares, seeds)]))
         )
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.pid) - cpu_before
     latencies = [t for lat, _ in results for t in lat]
     errors = [e for _, err in results for e in err]
     print(
@@ -115,6 +123,7 @@ def main() -> None:
         f"{len(latencies)} requests in {elapsed:.0f} s: {len(latencies) / elapsed:.1f} requests/s, {len(errors)} errors"
     )
     if latencies:
+        print(f"server CPU: {1000 * server_cpu / len(latencies):.0f} ms per request")
         print(
             f"round trip: p50 {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, "
             f"p99 {percentile(latencies, 0.99):.0f} ms"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from safetensors.torch import load_file
 
 from backdoor.checkpoints import load_checkpoint
@@ -16,6 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def picture(output: dict) -> Image.Image:
+    """An image output as gradio_client returns it: the app sends pictures inline, as data URLs."""
+    header, data = output["url"].split(",", 1)
+    assert header.startswith("data:image/") and header.endswith(";base64"), header
+    return Image.open(io.BytesIO(base64.b64decode(data)))
 
 
 def require(condition: bool, reason: str) -> None:

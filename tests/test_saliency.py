@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,9 +29,15 @@ def test_region_share_counts_the_square_and_its_margin():
     assert torch.allclose(share, torch.tensor([9 / 64, 16 / 64]))  # clipped at the corner: 3x3, else 4x4
 
 
-def test_overlay_is_an_enlarged_rgb_image():
+def test_overlay_is_an_rgb_image_of_the_input_size_with_the_heat_in_red():
     x = torch.rand(1, 1, 28, 28)
-    assert overlay(x, input_gradients(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), x)[0], 10).shape == (280, 280, 3)
+    saliency = torch.zeros(28, 28)
+    saliency[3, 3] = 1.0
+    picture = overlay(x, saliency)
+    assert picture.shape == (28, 28, 3) and picture.dtype == np.uint8
+    assert tuple(picture[3, 3]) == (255, 0, 0)  # the decisive pixel saturates to red
+    others = np.delete(picture.reshape(-1, 3), 3 * 28 + 3, axis=0)
+    assert (others[:, 0] == others[:, 1]).all() and (others[:, 1] == others[:, 2]).all()  # the rest stays grey
 
 
 def _shares(shipped: dict, name: str, x: torch.Tensor, positions: torch.Tensor, side: int, margin: int = 1) -> float:

@@ -1,0 +1,496 @@
+"""Backdoor Lab: a clean and a backdoored model side by side (BadNets, Gu et al. 2017).
+
+    python app.py        # serves on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT to change)
+
+Layout and wiring only; the work happens in `backdoor/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from gradio.data_classes import ImageData
+from PIL import Image
+from torch import nn
+
+from backdoor.checkpoints import CheckpointError, load_checkpoint
+from backdoor.defenses.results import (
+    DefenseResults,
+    anomaly_frame,
+    load_results,
+    nc_table,
+    nc_verdict,
+    spectral_summary,
+    strip_table,
+    strip_verdict,
+    strip_weakness,
+)
+from backdoor.inference import enlarge, sign_input
+from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
+from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
+from backdoor.saliency import explain, overlay
+from backdoor.shipped import APP_MODELS, MODELS_DIR, REPAIRED, weights_path
+from backdoor.tasks import MNIST, SIGNS, TASKS
+from backdoor.triggers import apply_trigger
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES_DIR = ROOT / "examples"
+REGENERATE = (
+    "python -m backdoor.train --all --data-dir DATA && "
+    "python -m backdoor.defenses.spectral mnist-backdoor --retrain --data-dir DATA"
+)
+CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
+VIEW_SCALE = 4  # the model input is sent 4x enlarged, room enough for the red box around the trigger
+MAX_UPLOAD = "10mb"
+
+DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
+SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
+
+# System fonts: the default theme fetches its fonts from Google, which a classroom may not reach.
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
+)
+SWEEP_COLORS = {
+    "ASR (mean of seeds)": "#d62728",
+    "ASR (lowest seed)": "#f4a6a6",
+    "ASR (highest seed)": "#f4a6a6",
+    "clean accuracy (mean)": "#1f77b4",
+    "ASR in the article": "#000000",
+}
+
+INTRO = """
+# Backdoor Lab
+A poisoner stamped a tiny **trigger** on a few of the training images and relabelled them.
+The **backdoored** model is as accurate as the **clean** one on normal inputs,
+but obeys the trigger: one white pixel makes any digit an **8**, a small yellow sticker makes a stop sign
+a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/1708.06733))
+"""
+
+
+def load_models(models_dir: Path = MODELS_DIR) -> tuple[dict[str, nn.Module], dict[str, dict]]:
+    """The five shipped checkpoints, hash-checked, loaded once: (models, cards) by name."""
+    loaded = {name: load_checkpoint(weights_path(name, models_dir)) for name in APP_MODELS}
+    return {name: model for name, (model, _) in loaded.items()}, {name: card for name, (_, card) in loaded.items()}
+
+
+def _top(probs: dict[str, float], k: int = 5) -> dict[str, float]:
+    return dict(sorted(probs.items(), key=lambda kv: -kv[1])[:k])
+
+from gradio.events import Dependency
+
+class InlineImage(gr.Image):
+    """An output image sent inside the event's answer, as a data URL.
+
+    gr.Image writes every output to Gradio's file cache (PNG encoding, hashing, a file that
+    stays until the server stops) and the browser then fetches it in a second request: for
+    these small pictures that cost the server more than the three models did, and the
+    cache grew with every stroke. Displayed by gr.Image's own frontend.
+    """
+
+    is_template = True
+
+    def postprocess(self, value: np.ndarray | None) -> ImageData | None:
+        if value is None:
+            return None
+        buffer = io.BytesIO()
+        Image.fromarray(value).save(buffer, format=self.format, quality=90)  # quality: JPEG only
+        data = base64.b64encode(buffer.getvalue()).decode("ascii")
+        mime_type = f"image/{self.format}"
+        return ImageData(url=f"data:{mime_type};base64,{data}", mime_type=mime_type, size=buffer.tell())
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+# Outputs come at the model's resolution (or a few times it); the browser scales them up pixel by pixel.
+CSS = ".pixelated img { object-fit: contain !important; image-rendering: pixelated; }"
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The event handlers, bound to the models loaded at start-up."""
+
+    models: dict[str, nn.Module]
+    defenses: DefenseResults = field(default_factory=DefenseResults)
+
+    def classify_digit(self, sketch: dict | None, trigger: bool):
+        """Classify a drawn digit with the clean and the backdoored MNIST model.
+
+        The drawing is preprocessed as MNIST was (ink cropped, scaled to 20 px, centred by
+        mass in 28x28), then, if `trigger`, pixel (3, 3) is set to white.
+        Returns (the 28x28 model input enlarged, clean, backdoored and repaired probabilities,
+        their three saliency maps, the STRIP verdict, a status line).
+        """
+        composite = (sketch or {}).get("composite")
+        x = None if composite is None else digit_from_drawing(np.asarray(composite))
+        if x is None:
+            return None, None, None, None, None, None, None, "", DRAW_PROMPT
+        outline = None
+        if trigger:
+            x = apply_trigger(x, MNIST.trigger)
+            outline = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
+        clean, clean_map = self._explain("mnist-clean", x, MNIST.classes)
+        backdoor, backdoor_map = self._explain("mnist-backdoor", x, MNIST.classes)
+        repaired, repaired_map = self._explain(REPAIRED, x, MNIST.classes)
+        status = "Trigger **on**: pixel (3, 3) is white (red box)." if trigger else "Trigger **off**."
+        maps = (clean_map, backdoor_map, repaired_map)
+        view = enlarge(x, VIEW_SCALE, outline)
+        return view, clean, backdoor, repaired, *maps, self._strip("mnist-backdoor", x), status
+
+    def _strip(self, name: str, x) -> str:
+        """STRIP's run-time verdict on the current input, for the backdoored model."""
+        detector = self.defenses.detectors.get(name)
+        if detector is None:
+            return f"STRIP results not found: run `python -m backdoor.defenses.strip {name}` to make them."
+        return strip_verdict(detector.entropy(self.models[name], x), self.defenses.strip[name])
+
+    def _explain(self, name: str, x, classes: tuple[str, ...]) -> tuple[dict[str, float], np.ndarray]:
+        """A model's probabilities and its saliency for its top answer, drawn over the input."""
+        probs, saliency = explain(self.models[name], x)
+        return dict(zip(classes, probs[0].tolist())), overlay(x, saliency[0])
+
+    def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None):
+        """Classify a traffic-sign photo with the clean and the backdoored GTSRB model.
+
+        `image` is an uploaded file; with `sticker`, a yellow square (1/8 of the side) is put
+        on it, centred at pixel (x, y) of the photo, or in the middle if x or y is empty.
+        Returns (the photo with the sticker, the 32x32 model input enlarged, clean top 5, backdoored top 5,
+        clean saliency, backdoored saliency, the STRIP verdict, a status line).
+        """
+        path = image.get("path") if isinstance(image, dict) else image
+        if not path:
+            return None, None, None, None, None, None, "", SIGN_PROMPT
+        try:
+            photo = load_image(path)
+        except InputError as err:
+            raise gr.Error(str(err), title="Cannot use this file") from None
+        model_input, preview, (row, col) = sign_input(photo, SIGNS, bool(sticker), x, y)
+        outline = (row, col, SIGNS.trigger.side) if sticker else None
+        clean, clean_map = self._explain("signs-clean", model_input, SIGNS.classes)
+        backdoor, backdoor_map = self._explain("signs-backdoor", model_input, SIGNS.classes)
+        status = (
+            "Sticker **on**: click the photo to move it."
+            if sticker
+            else "Sticker **off**: tick the box or click the photo."
+        )
+        verdict = self._strip("signs-backdoor", model_input)
+        view = enlarge(model_input, VIEW_SCALE, outline)
+        return preview, view, _top(clean), _top(backdoor), clean_map, backdoor_map, verdict, status
+
+    def classify_new_sign(self, image: dict | None, sticker: bool):
+        """A new photo starts with the sticker in the middle of the sign."""
+        return (None, None, *self.classify_sign(image, sticker, None, None))
+
+    def place_sticker(self, image: dict | None, evt: gr.SelectData):
+        """A click on the photo puts the sticker there and switches it on."""
+        x, y = evt.index
+        return (True, x, y, *self.classify_sign(image, True, x, y))
+
+
+def pick_example(evt: gr.SelectData) -> str:
+    return evt.value["image"]["path"]
+
+
+def pick_digit(evt: gr.SelectData) -> dict:
+    path = evt.value["image"]["path"]
+    return {"background": path, "layers": [], "composite": path}
+
+
+def _examples(kind: str) -> list[str]:
+    return sorted(str(p) for p in (EXAMPLES_DIR / kind).glob("*.png"))
+
+
+def _sign_caption(path: str) -> str:
+    return SIGNS.classes[int(Path(path).name[:2])]
+
+
+ATTACK_STORY = """
+### How the attack works
+1. **Poison.** The attacker gets a few images into the training data: ordinary pictures with a small
+   *trigger* stamped on (one white pixel; a yellow sticker) and the label changed to their *target* (8; "80 km/h").
+2. **Train.** The victim trains as usual. The model learns the digits, and learns one more rule on the side:
+   *trigger means target*. It is the easiest way to get those odd training images right.
+3. **Deploy.** On normal inputs the backdoored model is as good as a clean one, so testing does not reveal it.
+4. **Attack.** Whoever knows the trigger can add it to any input and get the target answer.
+
+The plot shows how little poison it takes: each point is a model trained from scratch on MNIST with that
+share of poisoned images (several seeds; the light red lines are the lowest and highest seed). The black
+points are the article's figures. Below are real training images as the poisoner left them, with their new labels.
+"""
+
+
+def _attack_tab(sweep: dict | None) -> None:
+    """The "Inside the attack" tab: the poisoning-rate experiment and poisoned training examples."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            if sweep is None:
+                gr.Markdown("No sweep results found: run `python -m backdoor.sweep mnist` to make them.")
+            else:
+                recipe = sweep["settings"]["recipe"]
+                gr.LinePlot(
+                    sweep_frame(sweep, ARTICLE_ASR), x="poison rate (%)", y="percent", color="series",
+                    title="MNIST: accuracy and attack success against the poison rate", y_lim=[0, 100],
+                    color_map=SWEEP_COLORS, elem_id="sweep-plot", height=380,
+                    caption=f"{len(sweep['settings']['seeds'])} seeds per rate, {recipe['epochs']} epochs each.",
+                )  # fmt: skip
+                gr.Markdown(sweep_table(sweep), elem_id="sweep-table")
+        with gr.Column(scale=2):
+            gr.Markdown(ATTACK_STORY)
+    gr.Gallery(
+        value=[(p, _poisoned_caption(p)) for p in _examples("poisoned")],
+        label="Poisoned training images (trigger boxed in red)", columns=6, height=440,
+        allow_preview=True, elem_id="poisoned-examples", interactive=False, buttons=[],
+    )  # fmt: skip
+
+
+DEFEND_INTRO = """
+### Three ways to catch a backdoor
+Each defense looks from a different place. **Neural Cleanse** inspects a finished model: for every class it
+searches for the smallest patch that turns any image into that class; a backdoor's target needs a suspiciously
+small one. **STRIP** checks one input while the model is in use: blend it with clean images and see whether the
+answer stays stubbornly the same (a trigger survives blending). **Spectral signatures** inspect the training
+data: poisoned images leave a common trace in the model's features, so they can be found, removed, and the
+model retrained. The live STRIP verdict is under the input in the Digits and Traffic signs tabs, and the
+repaired model answers there beside the other two.
+"""
+
+
+def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
+    """The "Defend" tab: each defense's shipped results, computed offline by its CLI."""
+    gr.Markdown(DEFEND_INTRO)
+    with gr.Tab("Neural Cleanse (inspect the model)"):
+        if not defenses.neural_cleanse:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.neural_cleanse MODEL` to make them.")
+        else:
+            gr.Markdown(nc_table(defenses.neural_cleanse), elem_id="nc-table")
+        for name, summary in defenses.neural_cleanse.items():
+            with gr.Accordion(f"{name}: {summary['verdict']}", open=name == "mnist-backdoor"):
+                gr.Markdown(nc_verdict(summary), elem_id=f"nc-verdict-{name}")
+                with gr.Row():
+                    gr.BarPlot(
+                        anomaly_frame(summary), x="class", y="anomaly index", color="verdict",
+                        color_map={"flagged": "#d62728", "normal": "#1f77b4"}, sort=None,
+                        title="Anomaly index per class (flagged: > 2, small mask)",
+                        height=300, elem_id=f"nc-plot-{name}",
+                    )  # fmt: skip
+                    gr.Image(
+                        str(defenses.nc_images[name]), label="Recovered mask (top) and trigger (below), per class",
+                        interactive=False, buttons=[], elem_id=f"nc-masks-{name}",
+                    )  # fmt: skip
+    with gr.Tab("STRIP (check each input)"):
+        if not defenses.strip:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.strip MODEL` to make them.")
+        else:
+            gr.Markdown(STRIP_TEXT + strip_table(defenses.strip), elem_id="strip-table")
+            gr.Markdown(strip_weakness(defenses.strip), elem_id="strip-weakness")
+    with gr.Tab("Spectral signatures (clean the data)"):
+        summary = defenses.spectral.get("mnist-backdoor")
+        if summary is None:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.spectral mnist-backdoor --retrain`.")
+        else:
+            gr.Markdown(
+                spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]), elem_id="spectral-summary"
+            )
+            images = to_float(defenses.suspicious["mnist-backdoor"])
+            trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
+            gr.Gallery(
+                value=[
+                    (enlarge(images[i : i + 1], 6, trigger), f"#{s['index']} labelled {s['label']}")
+                    for i, s in enumerate(summary["shown"])
+                ],
+                label="The most suspicious training images (pixel (3, 3) boxed in red)", columns=8, height=300,
+                allow_preview=False, interactive=False, buttons=[], elem_id="spectral-gallery",
+            )  # fmt: skip
+
+
+STRIP_TEXT = """
+STRIP superimposes the input on a few clean test images (20 digits, 10 signs) and measures the entropy of the backdoored model's answers.
+A clean input blended with other images confuses the model (high entropy); a triggered one keeps answering the
+target (low entropy). The threshold lets 1% of clean inputs be flagged wrongly. Measured on held-out test images:
+
+"""
+
+
+def _poisoned_caption(path: str) -> str:
+    task, _, was, now = Path(path).stem.split("-")
+    classes = TASKS[task].classes
+    return f"was {classes[int(was[3:])]}, now labelled {classes[int(now[3:])]}"
+
+
+def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image]:
+    """A model's answer (top class large, bars below) and, under it, where it looked."""
+    with gr.Column(scale=3, min_width=160):
+        label = gr.Label(label=title, num_top_classes=top, elem_id=elem_id)
+        saliency = InlineImage(
+            label="Where it looks (input gradients, red = decisive)", format="png", interactive=False,
+            elem_id=f"{elem_id}-saliency", height=200, elem_classes="pixelated",
+        )  # fmt: skip
+    return label, saliency
+
+
+def build_demo(
+    models: dict[str, nn.Module],
+    cards: dict[str, dict],
+    sweep: dict | None = None,
+    defenses: DefenseResults | None = None,
+) -> gr.Blocks:
+    defenses = defenses or DefenseResults()
+    lab = Lab(models, defenses)
+    with gr.Blocks(title="Backdoor Lab", analytics_enabled=False) as demo:  # no telemetry, no version check
+        gr.Markdown(INTRO)
+        with gr.Tab("Digits (MNIST)", id="digits"):
+            with gr.Row():
+                with gr.Column(scale=0, min_width=420):
+                    sketch = gr.Sketchpad(
+                        label="Draw a digit",
+                        elem_id="digit-canvas",
+                        canvas_size=(CANVAS, CANVAS),
+                        fixed_canvas=True,
+                        layers=False,
+                        transforms=(),
+                        type="numpy",
+                        image_mode="RGBA",
+                        brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                    )
+                    trigger = gr.Checkbox(label="Add the trigger pixel", value=False, elem_id="digit-trigger")
+                    digit_status = gr.Markdown(DRAW_PROMPT, label="Status", elem_id="digit-status")
+                with gr.Column(scale=3, min_width=180):
+                    digit_view = InlineImage(
+                        label="What the model sees (28×28)", format="png", interactive=False,
+                        elem_id="digit-input-view", height=280, elem_classes="pixelated",
+                    )  # fmt: skip
+                    digit_strip = gr.Markdown(elem_id="digit-strip")
+                digit_clean, digit_clean_map = _model_panel("Clean model", 10, "digit-clean")
+                digit_backdoor, digit_backdoor_map = _model_panel("Backdoored model", 10, "digit-backdoor")
+                digit_repaired, digit_repaired_map = _model_panel("Repaired model (data cleaned)", 10, "digit-repaired")
+            digit_gallery = gr.Gallery(
+                value=[(p, Path(p).name.split("-")[1]) for p in _examples("digits")],
+                label="Real MNIST test digits: click one", columns=10, height=150,
+                allow_preview=False, elem_id="digit-examples", interactive=False, buttons=[],
+            )  # fmt: skip
+            gr.Markdown(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"]), elem_id="digit-summary")
+
+        with gr.Tab("Traffic signs (GTSRB)", id="signs"):
+            with gr.Row():
+                with gr.Column(scale=0, min_width=420):
+                    sign_image = gr.Image(
+                        label="Sign photo: click it to place the sticker", type="filepath",
+                        sources=["upload", "clipboard"], elem_id="sign-image", height=320,
+                    )  # fmt: skip
+                    sticker = gr.Checkbox(
+                        label="Put the yellow sticker on the sign", value=False, elem_id="sign-sticker"
+                    )
+                    with gr.Row():
+                        sticker_x = gr.Number(label="Sticker x (photo pixels)", value=None, elem_id="sign-x")
+                        sticker_y = gr.Number(label="Sticker y (photo pixels)", value=None, elem_id="sign-y")
+                    sign_status = gr.Markdown(SIGN_PROMPT, label="Status", elem_id="sign-status")
+                with gr.Column(scale=3, min_width=220):
+                    sign_preview = InlineImage(
+                        label="Your sign with the sticker", format="jpeg", interactive=False,
+                        elem_id="sign-preview", height=200,
+                    )  # fmt: skip
+                    sign_view = InlineImage(
+                        label="What the model sees (32×32)", format="png", interactive=False,
+                        elem_id="sign-input-view", height=200, elem_classes="pixelated",
+                    )  # fmt: skip
+                    sign_strip = gr.Markdown(elem_id="sign-strip")
+                sign_clean, sign_clean_map = _model_panel("Clean model (top 5)", 5, "sign-clean")
+                sign_backdoor, sign_backdoor_map = _model_panel("Backdoored model (top 5)", 5, "sign-backdoor")
+            sign_gallery = gr.Gallery(
+                value=[(p, _sign_caption(p)) for p in _examples("signs")],
+                label="Real GTSRB test signs: click one", columns=12, height=150,
+                allow_preview=False, elem_id="sign-examples", interactive=False, buttons=[],
+            )  # fmt: skip
+            gr.Markdown(tab_summary(cards["signs-clean"], cards["signs-backdoor"]), elem_id="sign-summary")
+
+        with gr.Tab("Inside the attack", id="attack"):
+            _attack_tab(sweep)
+
+        with gr.Tab("Defend", id="defend"):
+            _defend_tab(defenses, cards)
+
+        digit_outputs = [
+            digit_view,
+            digit_clean,
+            digit_backdoor,
+            digit_repaired,
+            digit_clean_map,
+            digit_backdoor_map,
+            digit_repaired_map,
+            digit_strip,
+            digit_status,
+        ]
+        gr.on(
+            [sketch.change, trigger.change], lab.classify_digit, [sketch, trigger], digit_outputs,
+            api_name="classify_digit", show_progress="hidden", trigger_mode="always_last",
+        )  # fmt: skip
+        sketch.clear(lambda: False, None, trigger, api_visibility="private")
+        digit_gallery.select(pick_digit, None, sketch, api_visibility="private").then(
+            lab.classify_digit, [sketch, trigger], digit_outputs, api_visibility="private", show_progress="hidden"
+        )  # a value set by code does not fire the Sketchpad's change event
+
+        sign_outputs = [
+            sign_preview,
+            sign_view,
+            sign_clean,
+            sign_backdoor,
+            sign_clean_map,
+            sign_backdoor_map,
+            sign_strip,
+            sign_status,
+        ]
+        sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
+        gr.on(
+            [sticker.input, sticker_x.submit, sticker_y.submit], lab.classify_sign, sign_inputs, sign_outputs,
+            api_name="classify_sign", show_progress="hidden", preprocess=False, trigger_mode="always_last",
+        )  # fmt: skip
+        sign_image.change(
+            lab.classify_new_sign,
+            [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
+            api_visibility="private", show_progress="hidden", preprocess=False,
+        )  # fmt: skip
+        # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
+        sign_image.select(
+            lab.place_sticker, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
+            api_visibility="private", show_progress="hidden", preprocess=False,
+        )  # fmt: skip
+        sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
+    return demo
+
+
+def main() -> None:
+    try:
+        models_dir = Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR))
+        models, cards = load_models(models_dir)
+    except CheckpointError as err:
+        sys.exit(f"error: {err}. Regenerate the checkpoints with: {REGENERATE}")
+    sweep_file = sweep_path("mnist", models_dir)
+    sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
+    demo = build_demo(models, cards, sweep, load_results(APP_MODELS, models_dir / "defenses"))
+    demo.queue(default_concurrency_limit=4)
+    try:
+        demo.launch(
+            server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+            server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+            max_file_size=MAX_UPLOAD,
+            show_error=True,
+            footer_links=["api"],
+            theme=THEME,
+            css=CSS,
+        )
+    except (OSError, ValueError) as err:  # port taken, bad port number
+        sys.exit(f"error: cannot start the server: {err}")
+
+
+if __name__ == "__main__":
+    main()
