@@ -34,6 +34,7 @@ from backdoor.defenses.results import (
     strip_weakness,
 )
 from backdoor.inference import enlarge, sign_input
+from backdoor.models import for_inference
 from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
 from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
 from backdoor.saliency import explain, overlay
@@ -76,9 +77,10 @@ a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/17
 
 
 def load_models(models_dir: Path = MODELS_DIR) -> tuple[dict[str, nn.Module], dict[str, dict]]:
-    """The five shipped checkpoints, hash-checked, loaded once: (models, cards) by name."""
+    """The five shipped checkpoints, hash-checked, loaded once and made ready to serve: (models, cards) by name."""
     loaded = {name: load_checkpoint(weights_path(name, models_dir)) for name in APP_MODELS}
-    return {name: model for name, (model, _) in loaded.items()}, {name: card for name, (_, card) in loaded.items()}
+    models = {name: for_inference(model) for name, (model, _) in loaded.items()}
+    return models, {name: card for name, (_, card) in loaded.items()}
 
 
 def _top(probs: dict[str, float], k: int = 5) -> dict[str, float]:
@@ -471,6 +473,10 @@ def main() -> None:
     sweep_file = sweep_path("mnist", models_dir)
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
     demo = build_demo(models, cards, sweep, load_results(APP_MODELS, models_dir / "defenses"))
+    # Gradio rebuilds its request statistics (a pandas table of up to 10,000 past events, shown on
+    # the "Use via API" page) after every event; under a class's load that cost more than the models.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     demo.queue(default_concurrency_limit=4)
     try:
         demo.launch(

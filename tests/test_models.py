@@ -1,7 +1,11 @@
 import pytest
 import torch
+from torch import nn
 
-from backdoor.models import create_model, list_models
+from backdoor.models import create_model, for_inference, list_models
+from backdoor.preprocess import to_float
+from backdoor.saliency import input_gradients
+from backdoor.shipped import APP_MODELS
 from backdoor.tasks import TASKS
 
 
@@ -38,3 +42,18 @@ def test_mnist_badnet_is_gu_et_als_layout(arch):
 def test_unknown_model_is_named_in_the_error():
     with pytest.raises(KeyError, match="Unknown model 'resnet9000'"):
         create_model("resnet9000", TASKS["mnist"])
+
+
+@pytest.mark.parametrize("name", APP_MODELS)
+def test_the_served_copy_answers_as_the_checkpoint_does(shipped, sample, name):
+    """The app serves `for_inference` copies (BatchNorm folded into the convs, channels-last):
+    same probabilities and saliency maps on real test images, to float rounding."""
+    model, card = shipped[name]
+    images = to_float(sample[f"{card['task']}_images"][:64])
+    served = for_inference(model)
+    with torch.no_grad():
+        assert torch.allclose(served(images).softmax(1), model(images).softmax(1), atol=1e-5)
+    assert torch.allclose(input_gradients(served, images), input_gradients(model, images), atol=1e-5)
+    assert not any(p.requires_grad for p in served.parameters())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in served)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model) == (card["task"] == "signs")  # the original is untouched
