@@ -24,7 +24,8 @@ def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = 
     if outline is not None:
         row, col, side = outline
         width = max(1, scale // 5)
-        box = (col * scale - width, row * scale - width, (col + side) * scale + width - 1, (row + side) * scale + width - 1)
+        top, left, bottom, right = row * scale, col * scale, (row + side) * scale, (col + side) * scale
+        box = (left - width, top - width, right + width - 1, bottom + width - 1)
         ImageDraw.Draw(image).rectangle(box, outline=OUTLINE, width=width)
     return np.asarray(image)
 
