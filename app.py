@@ -12,11 +12,13 @@ import io
 import json
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import torch
 from gradio.data_classes import ImageData
 from PIL import Image
 from torch import nn
@@ -39,7 +41,7 @@ from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_f
 from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
 from backdoor.saliency import explain, overlay
 from backdoor.shipped import APP_MODELS, MODELS_DIR, REPAIRED, weights_path
-from backdoor.tasks import MNIST, SIGNS, TASKS
+from backdoor.tasks import MNIST, SIGNS, TASKS, Task
 from backdoor.triggers import apply_trigger
 
 ROOT = Path(__file__).resolve().parent
@@ -112,85 +114,147 @@ class InlineImage(gr.Image):
 CSS = ".pixelated img { object-fit: contain !important; image-rendering: pixelated; }"
 
 
+MAX_BATCH = 16  # inputs per model pass when students' requests queue up together
+DIGIT_MODELS = ("mnist-clean", "mnist-backdoor", REPAIRED)
+SIGN_MODELS = ("signs-clean", "signs-backdoor")
+
+
+def _inputs(prepared: list[tuple | str]) -> list[torch.Tensor]:
+    """The model inputs among prepared items (a tuple starting with the input, or a message)."""
+    return [item[0] for item in prepared if not isinstance(item, str)]
+
+
+def _columns(rows: list[tuple]) -> list[list]:
+    """Rows of outputs, one per input, to one list per output component (Gradio's batch format)."""
+    return [list(column) for column in zip(*rows)]
+
+
 @dataclass(frozen=True)
 class Lab:
-    """The event handlers, bound to the models loaded at start-up."""
+    """The event handlers, bound to the models loaded at start-up.
+
+    The plural classify_* handlers are Gradio batch functions: when several students' inputs
+    wait in the queue, each model runs once for all of them, which is what lets one CPU keep
+    up with a class. An input that cannot be used gets its message in its own status line.
+    """
 
     models: dict[str, nn.Module]
     defenses: DefenseResults = field(default_factory=DefenseResults)
 
-    def classify_digit(self, sketch: dict | None, trigger: bool):
-        """Classify a drawn digit with the clean and the backdoored MNIST model.
+    def classify_digits(self, sketches: list[dict | None], triggers: list[bool]) -> list[list]:
+        """Classify drawn digits with the clean, the backdoored and the repaired MNIST model.
 
-        The drawing is preprocessed as MNIST was (ink cropped, scaled to 20 px, centred by
-        mass in 28x28), then, if `trigger`, pixel (3, 3) is set to white.
-        Returns (the 28x28 model input enlarged, clean, backdoored and repaired probabilities,
-        their three saliency maps, the STRIP verdict, a status line).
+        Each drawing is preprocessed as MNIST was (ink cropped, scaled to 20 px, centred by
+        mass in 28x28), then, where its trigger is on, pixel (3, 3) is set to white.
+        Returns, for each output, a list over the inputs: the 28x28 model input enlarged, the
+        three models' probabilities, their saliency maps, the STRIP verdict, a status line.
         """
-        composite = (sketch or {}).get("composite")
-        x = None if composite is None else digit_from_drawing(np.asarray(composite))
-        if x is None:
-            return None, None, None, None, None, None, None, "", DRAW_PROMPT
-        outline = None
-        if trigger:
-            x = apply_trigger(x, MNIST.trigger)
-            outline = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
-        clean, clean_map = self._explain("mnist-clean", x, MNIST.classes)
-        backdoor, backdoor_map = self._explain("mnist-backdoor", x, MNIST.classes)
-        repaired, repaired_map = self._explain(REPAIRED, x, MNIST.classes)
-        status = "Trigger **on**: pixel (3, 3) is white (red box)." if trigger else "Trigger **off**."
-        maps = (clean_map, backdoor_map, repaired_map)
-        view = enlarge(x, VIEW_SCALE, outline)
-        return view, clean, backdoor, repaired, *maps, self._strip("mnist-backdoor", x), status
+        prepared = [self._prepare_digit(sketch, bool(trigger)) for sketch, trigger in zip(sketches, triggers)]
+        answers = self._answer(DIGIT_MODELS, MNIST, _inputs(prepared))
+        rows = []
+        for item, trigger in zip(prepared, triggers):
+            if isinstance(item, str):
+                rows.append((None,) * 7 + ("", item))
+                continue
+            x, outline = item
+            probs, maps, verdict = next(answers)
+            status = "Trigger **on**: pixel (3, 3) is white (red box)." if trigger else "Trigger **off**."
+            rows.append((enlarge(x, VIEW_SCALE, outline), *probs, *maps, verdict, status))
+        return _columns(rows)
 
-    def _strip(self, name: str, x) -> str:
-        """STRIP's run-time verdict on the current input, for the backdoored model."""
-        detector = self.defenses.detectors.get(name)
-        if detector is None:
-            return f"STRIP results not found: run `python -m backdoor.defenses.strip {name}` to make them."
-        return strip_verdict(detector.entropy(self.models[name], x), self.defenses.strip[name])
+    def classify_signs(
+        self, images: list[dict | str | None], stickers: list[bool], xs: list[float | None], ys: list[float | None]
+    ) -> list[list]:
+        """Classify traffic-sign photos with the clean and the backdoored GTSRB model.
 
-    def _explain(self, name: str, x, classes: tuple[str, ...]) -> tuple[dict[str, float], np.ndarray]:
-        """A model's probabilities and its saliency for its top answer, drawn over the input."""
-        probs, saliency = explain(self.models[name], x)
-        return dict(zip(classes, probs[0].tolist())), overlay(x, saliency[0])
-
-    def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None):
-        """Classify a traffic-sign photo with the clean and the backdoored GTSRB model.
-
-        `image` is an uploaded file; with `sticker`, a yellow square (1/8 of the side) is put
-        on it, centred at pixel (x, y) of the photo, or in the middle if x or y is empty.
-        Returns (the photo with the sticker, the 32x32 model input enlarged, clean top 5, backdoored top 5,
-        clean saliency, backdoored saliency, the STRIP verdict, a status line).
+        Each image is an uploaded file; where its sticker is on, a yellow square (1/8 of the side)
+        is put on it, centred at pixel (x, y) of the photo, or in the middle if x or y is empty.
+        Returns, for each output, a list over the inputs: the photo with the sticker, the 32x32
+        model input enlarged, clean and backdoored top 5, their saliency maps, the STRIP
+        verdict, a status line.
         """
-        path = image.get("path") if isinstance(image, dict) else image
-        if not path:
-            return None, None, None, None, None, None, "", SIGN_PROMPT
-        try:
-            photo = load_image(path)
-        except InputError as err:
-            raise gr.Error(str(err), title="Cannot use this file") from None
-        model_input, preview, (row, col) = sign_input(photo, SIGNS, bool(sticker), x, y)
-        outline = (row, col, SIGNS.trigger.side) if sticker else None
-        clean, clean_map = self._explain("signs-clean", model_input, SIGNS.classes)
-        backdoor, backdoor_map = self._explain("signs-backdoor", model_input, SIGNS.classes)
-        status = (
-            "Sticker **on**: click the photo to move it."
-            if sticker
-            else "Sticker **off**: tick the box or click the photo."
-        )
-        verdict = self._strip("signs-backdoor", model_input)
-        view = enlarge(model_input, VIEW_SCALE, outline)
-        return preview, view, _top(clean), _top(backdoor), clean_map, backdoor_map, verdict, status
+        prepared = [
+            self._prepare_sign(image, bool(sticker), x, y) for image, sticker, x, y in zip(images, stickers, xs, ys)
+        ]
+        answers = self._answer(SIGN_MODELS, SIGNS, _inputs(prepared))
+        rows = []
+        for item, sticker in zip(prepared, stickers):
+            if isinstance(item, str):
+                rows.append((None,) * 6 + ("", item))
+                continue
+            x, outline, preview = item
+            (clean, backdoor), maps, verdict = next(answers)
+            status = (
+                "Sticker **on**: click the photo to move it."
+                if sticker
+                else "Sticker **off**: tick the box or click the photo."
+            )
+            rows.append((preview, enlarge(x, VIEW_SCALE, outline), _top(clean), _top(backdoor), *maps, verdict, status))
+        return _columns(rows)
 
-    def classify_new_sign(self, image: dict | None, sticker: bool):
-        """A new photo starts with the sticker in the middle of the sign."""
-        return (None, None, *self.classify_sign(image, sticker, None, None))
+    def classify_new_signs(self, images: list[dict | None], stickers: list[bool]) -> list[list]:
+        """New photos start with the sticker in the middle of the sign."""
+        middle = [None] * len(images)
+        return [middle, middle, *self.classify_signs(images, stickers, middle, middle)]
 
-    def place_sticker(self, image: dict | None, evt: gr.SelectData):
+    def classify_digit(self, sketch: dict | None, trigger: bool) -> tuple:
+        """One drawing (see classify_digits): for unbatched events and scripts."""
+        return tuple(column[0] for column in self.classify_digits([sketch], [trigger]))
+
+    def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None) -> tuple:
+        """One photo (see classify_signs): for unbatched events and scripts."""
+        return tuple(column[0] for column in self.classify_signs([image], [sticker], [x], [y]))
+
+    def place_sticker(self, image: dict | None, evt: gr.SelectData) -> tuple:
         """A click on the photo puts the sticker there and switches it on."""
         x, y = evt.index
         return (True, x, y, *self.classify_sign(image, True, x, y))
+
+    @staticmethod
+    def _prepare_digit(sketch: dict | None, trigger: bool) -> tuple[torch.Tensor, tuple[int, int, int] | None] | str:
+        """(model input with the trigger, red box), or the prompt to draw."""
+        composite = (sketch or {}).get("composite")
+        x = None if composite is None else digit_from_drawing(np.asarray(composite))
+        if x is None:
+            return DRAW_PROMPT
+        if not trigger:
+            return x, None
+        return apply_trigger(x, MNIST.trigger), (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
+
+    @staticmethod
+    def _prepare_sign(
+        image: dict | str | None, sticker: bool, x: float | None, y: float | None
+    ) -> tuple[torch.Tensor, tuple[int, int, int] | None, np.ndarray] | str:
+        """(model input with the sticker, red box, preview of the photo), or why there is none."""
+        path = image.get("path") if isinstance(image, dict) else image
+        if not path:
+            return SIGN_PROMPT
+        try:
+            photo = load_image(path)
+        except InputError as err:
+            return f"⚠️ **Cannot use this file**: {err}"
+        model_input, preview, (row, col) = sign_input(photo, SIGNS, sticker, x, y)
+        return model_input, (row, col, SIGNS.trigger.side) if sticker else None, preview
+
+    def _answer(self, names: tuple[str, ...], task: Task, inputs: list[torch.Tensor]) -> Iterator[tuple]:
+        """For each (1, C, H, W) input, in order: each model's probabilities, each model's saliency
+        drawn over the input, and STRIP's verdict. One pass of each model for all of them."""
+        if not inputs:
+            return
+        x = torch.cat(inputs)
+        explained = [explain(self.models[name], x) for name in names]
+        verdicts = self._strip(f"{task.name}-backdoor", x)
+        for i in range(len(x)):
+            probs = [dict(zip(task.classes, p[i].tolist())) for p, _ in explained]
+            yield probs, [overlay(x[i : i + 1], s[i]) for _, s in explained], verdicts[i]
+
+    def _strip(self, name: str, x: torch.Tensor) -> list[str]:
+        """STRIP's run-time verdict on each input, for the backdoored model."""
+        detector = self.defenses.detectors.get(name)
+        if detector is None:
+            return [f"STRIP results not found: run `python -m backdoor.defenses.strip {name}` to make them."] * len(x)
+        entropies = detector.entropies(self.models[name], x).tolist()
+        return [strip_verdict(entropy, self.defenses.strip[name]) for entropy in entropies]
 
 
 def pick_example(evt: gr.SelectData) -> str:
@@ -427,8 +491,9 @@ def build_demo(
             digit_status,
         ]
         gr.on(
-            [sketch.change, trigger.change], lab.classify_digit, [sketch, trigger], digit_outputs,
+            [sketch.change, trigger.change], lab.classify_digits, [sketch, trigger], digit_outputs,
             api_name="classify_digit", show_progress="hidden", trigger_mode="always_last",
+            batch=True, max_batch_size=MAX_BATCH,
         )  # fmt: skip
         sketch.clear(lambda: False, None, trigger, api_visibility="private")
         digit_gallery.select(pick_digit, None, sketch, api_visibility="private").then(
@@ -447,13 +512,14 @@ def build_demo(
         ]
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
         gr.on(
-            [sticker.input, sticker_x.submit, sticker_y.submit], lab.classify_sign, sign_inputs, sign_outputs,
+            [sticker.input, sticker_x.submit, sticker_y.submit], lab.classify_signs, sign_inputs, sign_outputs,
             api_name="classify_sign", show_progress="hidden", preprocess=False, trigger_mode="always_last",
+            batch=True, max_batch_size=MAX_BATCH,
         )  # fmt: skip
         sign_image.change(
-            lab.classify_new_sign,
+            lab.classify_new_signs,
             [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
-            api_visibility="private", show_progress="hidden", preprocess=False,
+            api_visibility="private", show_progress="hidden", preprocess=False, batch=True, max_batch_size=MAX_BATCH,
         )  # fmt: skip
         # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
         sign_image.select(
@@ -477,7 +543,9 @@ def main() -> None:
     # the "Use via API" page) after every event; under a class's load that cost more than the models.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
-    demo.queue(default_concurrency_limit=4)
+    # One run of each handler at a time: while a batch runs, the next students' inputs gather into
+    # the next batch. Measured at 30 users: 18.8 -> 21.5 requests/s, p95 1.25 -> 0.73 s, against 4 at a time.
+    demo.queue(default_concurrency_limit=1)
     try:
         demo.launch(
             server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -131,9 +132,75 @@ def test_bad_uploads_get_a_clear_message_and_the_server_stays_up(client, tmp_pat
         path.write_bytes(path.read_bytes()[:2000])
     else:
         path.write_bytes(content)
-    with pytest.raises(AppError, match=message):
-        client.predict(handle_file(str(path)), True, None, None, api_name="/classify_sign")
+    preview, view, clean, backdoor, *_, status = client.predict(
+        handle_file(str(path)), True, None, None, api_name="/classify_sign"
+    )
+    assert "Cannot use this file" in status and message in status  # in the status line, not a stack trace
+    assert preview is None and view is None and not clean and not backdoor  # nothing stale left on show
     assert client.predict(handle_file(str(STOP[0])), False, None, None, api_name="/classify_sign")[2]["label"] == "Stop"
+
+
+# --- a class at once: batched handlers --------------------------------------------------------------
+
+
+def test_students_asking_at_once_each_get_their_own_answer(client):
+    """Twenty requests in flight together are batched by the queue; none may get a neighbour's answer."""
+    jobs = [
+        (path.name.split("-")[1], trigger, client.submit(_sketch(path), trigger, api_name="/classify_digit"))
+        for path in DIGITS
+        for trigger in (False, True)
+    ]
+    for digit, trigger, job in jobs:
+        view, clean, backdoor, repaired, *_, status = job.result(timeout=120)
+        assert clean["label"] == repaired["label"] == digit
+        assert backdoor["label"] == ("8" if trigger else digit)
+        assert ("Trigger **on**" in status) == trigger
+        red_box = (np.asarray(picture(view).convert("RGB")) == (255, 0, 0)).all(-1).any()
+        assert red_box == trigger  # and the picture is theirs too
+
+
+@pytest.fixture(scope="module")
+def lab():
+    from app import Lab, load_models
+    from backdoor.defenses.results import load_results
+
+    return Lab(load_models()[0], load_results(APP_MODELS))
+
+
+def test_a_batch_answers_each_input_as_if_it_came_alone(lab, tmp_path):
+    """Drawings and photos of several students, good and bad mixed, in one call of each batch handler."""
+    cut = tmp_path / "cut.png"
+    Image.effect_noise((300, 300), 40).convert("RGB").save(cut)
+    cut.write_bytes(cut.read_bytes()[:2000])
+    sketches = [_drawn(DIGITS[7]), None, _drawn(DIGITS[3]), _drawn(DIGITS[7])]
+    triggers = [True, True, False, False]
+    batch = lab.classify_digits(sketches, triggers)
+    for i, (sketch, trigger) in enumerate(zip(sketches, triggers)):
+        alone = lab.classify_digit(sketch, trigger)
+        _assert_same_outputs([column[i] for column in batch], alone)
+    images, stickers = [str(STOP[0]), str(cut), None, str(STOP[1])], [True, True, False, False]
+    batch = lab.classify_signs(images, stickers, [None] * 4, [None] * 4)
+    for i, (image, sticker) in enumerate(zip(images, stickers)):
+        _assert_same_outputs([column[i] for column in batch], lab.classify_sign(image, sticker, None, None))
+    top = [[max(probs, key=probs.get) if probs else None for probs in batch[k]] for k in (2, 3)]
+    assert top == [["Stop", None, None, "Stop"], ["Speed limit (80km/h)", None, None, "Stop"]]  # clean, backdoored
+    assert "Cannot use this file" in batch[-1][1] and "Upload a photo" in batch[-1][2]
+
+
+def _drawn(path: Path) -> dict:
+    """A gallery digit as the Sketchpad's preprocessing hands it to the handler (RGBA array)."""
+    return {"background": None, "layers": [], "composite": np.asarray(Image.open(path).convert("RGBA"))}
+
+
+def _assert_same_outputs(batched: list, alone: tuple) -> None:
+    assert len(batched) == len(alone)
+    for a, b in zip(batched, alone):
+        if isinstance(a, dict):  # probabilities: one pass for all vs one each, equal to float rounding
+            assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-4 for k in a)
+        elif isinstance(a, np.ndarray):
+            assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
+        else:
+            assert a == b
 
 
 # --- start-up ------------------------------------------------------------------------------------

@@ -118,6 +118,20 @@ def test_clicking_a_real_gtsrb_sign_classifies_it(page):
     _top(page, "sign-clean").to_have_text("Priority road")
 
 
+def test_a_damaged_photo_gets_its_reason_in_the_status_line(page, tmp_path):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Traffic signs (GTSRB)").click()
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(STOP_SIGN.read_bytes()[:600])  # a PNG cut short, as an interrupted copy leaves it
+    page.locator("#sign-image input[type=file]").set_input_files(str(damaged))
+    expect(page.locator("#sign-status")).to_contain_text("Cannot use this file")
+    expect(page.locator("#sign-status")).to_contain_text("damaged or truncated")
+    expect(page.locator("#sign-clean [data-testid=label-output-value]")).to_have_count(0)  # no stale answer
+    page.locator("#sign-examples").get_by_role("button", name="Thumbnail 5 of 12").click()  # and it goes on
+    _top(page, "sign-clean").to_have_text("Stop")
+
+
 def test_inside_the_attack_shows_the_plot_and_poisoned_images(page):
     from playwright.sync_api import expect
 

@@ -78,8 +78,9 @@ class Strip:
     overlays: torch.Tensor  # (M, C, H, W) floats in [0, 1]
     threshold: float
 
-    def entropy(self, model: nn.Module, x: torch.Tensor) -> float:
-        return strip_entropy(model, x, self.overlays).item()
+    def entropies(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """(N,) entropy of each input's blends, in bits."""
+        return strip_entropy(model, x, self.overlays)
 
     @classmethod
     def load(cls, path: Path) -> Strip:
