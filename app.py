@@ -8,6 +8,7 @@ Layout and wiring only; the work happens in `backdoor/`.
 from __future__ import annotations
 
 import base64
+import ctypes
 import io
 import json
 import os
@@ -53,6 +54,7 @@ REGENERATE = (
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
 VIEW_SCALE = 4  # the model input is sent 4x enlarged, room enough for the red box around the trigger
 MAX_UPLOAD = "10mb"
+M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
@@ -530,7 +532,19 @@ def build_demo(
     return demo
 
 
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's heap arenas (as MALLOC_ARENA_MAX=2 does). By default each thread that allocates
+    may get its own, up to 8 per core, and Gradio hands work to many threads: over a 10,000-request
+    soak the server grew +91 MB with them, +54 MB with two. No-op where the C library is not glibc."""
+    if sys.platform == "linux":
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+        except (OSError, AttributeError):  # musl and others have no libc.so.6 or no mallopt
+            pass
+
+
 def main() -> None:
+    limit_malloc_arenas()  # before the server starts its threads
     try:
         models_dir = Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR))
         models, cards = load_models(models_dir)
