@@ -30,7 +30,8 @@ def cold_start() -> float:
 
     started = time.perf_counter()
     with running_app(timeout=120) as (_, url):
-        Client(url, verbose=False).predict(handle_file(str(STOP)), True, None, None, api_name="/classify_sign")
+        client = Client(url, verbose=False, ssl_verify=False)  # loopback: no TLS context to build (see load.py)
+        client.predict(handle_file(str(STOP)), True, None, None, api_name="/classify_sign")
         return time.perf_counter() - started
 
 
