@@ -45,23 +45,23 @@ def load_image(path: str, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
     """
     too_large = f"please upload one under {max_pixels // 1_000_000} megapixels"
     try:
-        image = Image.open(path)
+        opened = Image.open(path)
     except Image.DecompressionBombError as err:  # PIL's own cap, for sizes far past ours
         raise InputError(f"This image is far too large; {too_large}.") from err
     except (OSError, ValueError) as err:
         raise InputError("This file is not an image we can read (PNG, JPEG, GIF, WebP, BMP, PPM, TIFF).") from err
-    width, height = image.size
-    if width * height > max_pixels:
-        raise InputError(f"This image is {width}x{height} pixels, too large; {too_large}.")
-    if width < 1 or height < 1:
-        raise InputError("This image has no pixels.")
-    try:
-        image.seek(0)
-        image.load()
-        image = ImageOps.exif_transpose(image)
-        return _to_rgb(image)
-    except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
-        raise InputError("This image file is damaged or truncated; please try another one.") from err
+    with opened as image:  # closes the upload however this ends; a server must not wait for the GC
+        width, height = image.size
+        if width * height > max_pixels:
+            raise InputError(f"This image is {width}x{height} pixels, too large; {too_large}.")
+        if width < 1 or height < 1:
+            raise InputError("This image has no pixels.")
+        try:
+            image.seek(0)
+            image.load()
+            return _to_rgb(ImageOps.exif_transpose(image))  # a transposed copy, or a plain copy
+        except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
+            raise InputError("This image file is damaged or truncated; please try another one.") from err
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -170,3 +172,20 @@ def test_large_photo_over_the_cap_names_its_size(tmp_path):
     Image.new("1", (8_000, 6_000)).save(path)
     with pytest.raises(InputError, match="8000x6000 pixels, too large"):
         load_image(str(path))
+
+
+@pytest.mark.parametrize("content", ["too large", "truncated", "fine"])
+def test_uploads_are_closed_at_once_whether_refused_or_not(tmp_path, content):
+    """A server that leaves each upload open until garbage collection runs out of file handles."""
+    path = tmp_path / "upload.png"
+    Image.effect_noise((40, 40), 30).convert("RGB").save(path)
+    if content == "truncated":
+        path.write_bytes(path.read_bytes()[:300])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        try:
+            load_image(str(path), max_pixels=100 if content == "too large" else 10_000)
+        except InputError:
+            assert content != "fine"
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

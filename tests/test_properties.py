@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import torch
@@ -53,7 +54,9 @@ def test_any_upload_gives_a_model_sized_rgb_input_or_a_clear_error(tmp_path_fact
     image = Image.fromarray(pixels).convert(mode)
     buffer = io.BytesIO()
     try:
-        image.save(buffer, fmt)
+        with warnings.catch_warnings():  # Pillow deprecates *writing* 32-bit "I" PNGs; reading them, as we test, stays
+            warnings.simplefilter("ignore", DeprecationWarning)
+            image.save(buffer, fmt)
     except (OSError, ValueError, KeyError):
         return  # PIL cannot write this mode in this format: nothing to upload
     data = buffer.getvalue()
