@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from backdoor.checkpoints import card_path, load_card, load_checkpoint
+from backdoor.checkpoints import CheckpointError, card_path, load_card, load_checkpoint
 from backdoor.cli import Parser, add_data_dir
 from backdoor.io import atomic_save_image, atomic_save_tensors, atomic_write_json
 from backdoor.shipped import MODELS_DIR, weights_path
@@ -46,6 +46,22 @@ def load_inspected(model: str) -> tuple[nn.Module, dict, Task]:
     """(model, card, task) of the checkpoint a defense inspects; raises CheckpointError."""
     net, card = load_checkpoint(checkpoint_path(model))
     return net, card, TASKS[card["task"]]
+
+
+def load_inspected_and_test_split(
+    model: str, data_dir: str | None
+) -> tuple[nn.Module, dict, Task, torch.Tensor, torch.Tensor] | None:
+    """(model, card, task, uint8 test images, labels) for a defense CLI; on a missing or bad
+    checkpoint or data set, prints the one-line error and returns None."""
+    from backdoor.data import DataError, load_split  # here: the app imports these modules, data imports torchvision
+
+    try:
+        net, card, task = load_inspected(model)
+        images, labels = load_split(task, train=False, data_dir=data_dir)
+    except (CheckpointError, DataError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+    return net, card, task, images, labels
 
 
 def record_in_card(model: str, defense: str, figures: dict) -> None:

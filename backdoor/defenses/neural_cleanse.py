@@ -21,10 +21,14 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from backdoor.checkpoints import CheckpointError
 from backdoor.cli import positive
-from backdoor.data import DataError, load_split
-from backdoor.defenses.common import defense_parser, load_inspected, provenance, result_path, write_result
+from backdoor.defenses.common import (
+    defense_parser,
+    load_inspected_and_test_split,
+    provenance,
+    result_path,
+    write_result,
+)
 from backdoor.preprocess import to_float, to_uint8
 
 MAD_CONSISTENCY = 1.4826  # makes the median absolute deviation estimate a normal distribution's std
@@ -179,12 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=positive, default=Settings.n_images, help="clean test images to use")
     parser.add_argument("--seed", type=int, default=Settings.seed)
     args = parser.parse_args(argv)
-    try:
-        model, card, task = load_inspected(args.model)
-        images, _ = load_split(task, train=False, data_dir=args.data_dir)
-    except (CheckpointError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    loaded = load_inspected_and_test_split(args.model, args.data_dir)
+    if loaded is None:
         return 1
+    model, card, task, images, _ = loaded
     settings = replace(TASK_SETTINGS[task.name], n_images=args.images, seed=args.seed)
     if args.steps:
         settings = replace(settings, steps=args.steps)

@@ -19,11 +19,10 @@ from safetensors.torch import load_file
 from torch import nn
 from tqdm import tqdm
 
-from backdoor.checkpoints import CheckpointError
 from backdoor.cli import fraction, positive
 from backdoor.defenses.common import (
     defense_parser,
-    load_inspected,
+    load_inspected_and_test_split,
     provenance,
     record_in_card,
     result_path,
@@ -148,14 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frr", type=fraction, default=Settings.frr, help="false rejections allowed (default 0.01)")
     parser.add_argument("--seed", type=int, default=Settings.seed)
     args = parser.parse_args(argv)
-    from backdoor.data import DataError, load_split  # here, not at the top: the app imports this module
-
-    try:
-        model, card, task = load_inspected(args.model)
-        images, labels = load_split(task, train=False, data_dir=args.data_dir)
-    except (CheckpointError, DataError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    loaded = load_inspected_and_test_split(args.model, args.data_dir)
+    if loaded is None:
         return 1
+    model, card, task, images, labels = loaded
     settings = replace(TASK_SETTINGS[task.name], n_eval=args.eval, frr=args.frr, seed=args.seed)
     if args.overlays:
         settings = replace(settings, n_overlays=args.overlays)
