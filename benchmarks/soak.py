@@ -58,7 +58,9 @@ def main() -> None:
         run_users(url, args.users, budget(args.warm_up))
         start = rss_mb(process.pid)
         report = lambda done: print(f"{done:6d} requests: server RSS {rss_mb(process.pid):.0f} MB", flush=True)
-        latencies, errors, seconds = run_users(url, args.users, budget(args.requests, report, args.requests // 10))
+        latencies, errors, seconds = run_users(
+            url, args.users, budget(args.requests, report, max(1, args.requests // 10))
+        )
         end = rss_mb(process.pid)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"{len(latencies)} requests in {seconds:.0f} s, {len(errors)} errors")
