@@ -1,12 +1,13 @@
 """A class at once: N concurrent gradio_client users against `python app.py` on loopback.
 
-    python benchmarks/load.py [--users 30] [--seconds 60] [--think 1.0] [--processes 4]
+    python benchmarks/load.py [--users 30] [--seconds 60] [--think 1.0] [--processes 4] [--app app.py]
 
 Each user loops for the given time, sending a digit or a sign (chosen at random, with
 the trigger or sticker on or off at random), waiting for the answer, then `--think`
 seconds on average (a student drawing the next stroke; 0 for back-to-back requests).
 Users run as threads spread over `--processes` client processes, so they do not share
-one GIL. Prints requests/s, p50/p95/p99 round trip and errors.
+one GIL. Prints requests/s, p50/p95/p99 round trip and errors. `--app benchmarks/floor_app.py`
+serves the same endpoints with no work behind them: Gradio's own floor on this machine.
 Goal: p95 <= 300 ms with 0 errors at 30 users.
 """
 
@@ -105,9 +106,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a user's requests, s")
     parser.add_argument("--processes", type=int, default=4, help="client processes the users are spread over")
+    parser.add_argument("--app", default="app.py", help="the server script, relative to the repository")
     args = parser.parse_args()
     shares = [len(range(i, args.users, args.processes)) for i in range(args.processes)]
-    with running_app() as (server, url), ProcessPoolExecutor(args.processes) as pool:
+    with running_app(script=args.app) as (server, url), ProcessPoolExecutor(args.processes) as pool:
         cpu_before = cpu_seconds(server.pid)
         deadline = time.time() + args.seconds
         started = time.perf_counter()
@@ -121,7 +123,7 @@ def main() -> None:
     errors = [e for _, err, _ in results for e in err]
     client_cpu = sum(cpu for _, _, cpu in results)
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; server and {args.users} users "
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs; {args.app} and {args.users} users "
         f"({args.processes} client processes, think {args.think:g} s) on the same machine"
     )
     print(

@@ -22,12 +22,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(env: dict | None = None, timeout: float = 90) -> tuple[subprocess.Popen, str]:
-    """`python app.py` on a free loopback port, as a user starts it; returns (process, url) once it answers."""
+def start_app(env: dict | None = None, timeout: float = 90, script: str = "app.py") -> tuple[subprocess.Popen, str]:
+    """`python app.py` (or another script) on a free loopback port, as a user starts it; returns (process, url)
+    once it answers."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server; a pipe could fill and stall it
     process = subprocess.Popen(
-        [sys.executable, "app.py"],
+        [sys.executable, script],
         cwd=ROOT,
         env={**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", **(env or {})},
         stdout=log,
@@ -39,20 +40,22 @@ def start_app(env: dict | None = None, timeout: float = 90) -> tuple[subprocess.
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"app.py exited with {process.returncode}: {log.read()}")
+            raise RuntimeError(f"{script} exited with {process.returncode}: {log.read()}")
         try:
             urllib.request.urlopen(url + "config", timeout=2)
             return process, url
         except OSError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError(f"app.py did not answer on {url} within {timeout} s")
+    raise RuntimeError(f"{script} did not answer on {url} within {timeout} s")
 
 
 @contextmanager
-def running_app(env: dict | None = None, timeout: float = 90) -> Iterator[tuple[subprocess.Popen, str]]:
+def running_app(
+    env: dict | None = None, timeout: float = 90, script: str = "app.py"
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """`start_app` for a with-block: the server is stopped however the block ends."""
-    process, url = start_app(env, timeout)
+    process, url = start_app(env, timeout, script)
     try:
         yield process, url
     finally:

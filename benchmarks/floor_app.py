@@ -1,0 +1,50 @@
+"""The app's two API endpoints with nothing behind them: what Gradio alone costs per request.
+
+    python benchmarks/load.py --app benchmarks/floor_app.py
+
+Same inputs as app.py's /classify_digit and /classify_sign (a Sketchpad drawing and a
+photo upload, preprocessed the same way), the same server settings and batching, and one
+short text answer. The load benchmark against it gives the floor that no handler can go below
+on the machine it runs on.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import gradio as gr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+from app import serve
+
+
+def classify_digits(sketches: list[dict | None], triggers: list[bool]) -> list[list[str]]:
+    return [[f"trigger {'on' if trigger else 'off'}" for trigger in triggers]]
+
+
+def classify_signs(images: list, stickers: list[bool], xs: list, ys: list) -> list[list[str]]:
+    return [[f"sticker {'on' if sticker else 'off'}" for sticker in stickers]]
+
+
+def main() -> None:
+    with gr.Blocks(analytics_enabled=False) as demo:
+        sketch = gr.Sketchpad(type="numpy", image_mode="RGBA")
+        trigger = gr.Checkbox()
+        photo = gr.Image(type="filepath")
+        sticker = gr.Checkbox()
+        x, y = gr.Number(), gr.Number()
+        digit_answer, sign_answer = gr.Markdown(), gr.Markdown()
+        gr.on(
+            [trigger.change], classify_digits, [sketch, trigger], digit_answer,
+            api_name="classify_digit", batch=True, max_batch_size=16,
+        )  # fmt: skip
+        gr.on(
+            [sticker.change], classify_signs, [photo, sticker, x, y], sign_answer,
+            api_name="classify_sign", batch=True, max_batch_size=16, preprocess=False,
+        )  # fmt: skip
+    serve(demo)  # queued, batched and launched as app.py is
+
+
+if __name__ == "__main__":
+    main()
