@@ -55,7 +55,8 @@ REGENERATE = (
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
 VIEW_SCALE = 4  # the model input is sent 4x enlarged, room enough for the red box around the trigger
 MAX_UPLOAD = "10mb"
-M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+QUEUE_POLL = 0.005  # s between the queue's looks for waiting events; Gradio's own is 1 ms
+M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # mallopt's parameter numbers, from glibc's malloc.h
 
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
@@ -407,7 +408,8 @@ def postprocessed(fn: Callable[..., list[list]], outputs: list[gr.components.Com
     Gradio postprocesses each output of each input in a worker thread of its own, one after
     another: 18 trips through the event loop for a batch of two digits. Under a class's load
     each trip waits its turn behind other students' requests. Here they all run in the one
-    thread that ran the handler. Measured at 30 users: p50 230 -> 170 ms.
+    thread that ran the handler. Measured at 30 users, medians of 5 paired runs: server CPU
+    41 -> 38 ms per request, p50 231 -> 184 ms.
     """
 
     @functools.wraps(fn)
@@ -559,19 +561,27 @@ def build_demo(
     return demo
 
 
-def limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's heap arenas (as MALLOC_ARENA_MAX=2 does). By default each thread that allocates
-    may get its own, up to 8 per core, and Gradio hands work to many threads: over a 10,000-request
-    soak the server grew +91 MB with them, +54 MB with two. No-op where the C library is not glibc."""
+def tune_malloc(arenas: int = 2, mmap_threshold: int = 256 * 1024) -> None:
+    """Keep glibc's heap from growing with the requests served (measured over 10,000 in the soak).
+
+    Arenas: by default each thread that allocates may get a heap of its own, up to 8 per core,
+    and Gradio hands work to many threads: +91 MB with them, about +50 MB with two.
+    mmap threshold: glibc raises it each time a large block is freed, up to 32 MB, after which
+    blocks of that size (a batch's tensors) come from the heap, whose freed space is rarely
+    returned. A fixed threshold keeps them in mmap, given back on free: +17 MB. No-op where the
+    C library is not glibc.
+    """
     if sys.platform == "linux":
         try:
-            ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+            libc = ctypes.CDLL("libc.so.6")
+            libc.mallopt(M_ARENA_MAX, arenas)
+            libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)  # a fixed value also stops the raising
         except (OSError, AttributeError):  # musl and others have no libc.so.6 or no mallopt
             pass
 
 
 def main() -> None:
-    limit_malloc_arenas()  # before the server starts its threads
+    tune_malloc()  # before the server starts its threads
     try:
         models_dir = Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR))
         models, cards = load_models(models_dir)
@@ -581,9 +591,6 @@ def main() -> None:
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
     demo = build_demo(models, cards, sweep, load_results(APP_MODELS, models_dir / "defenses"))
     serve(demo)
-
-
-QUEUE_POLL = 0.005  # s between the queue's looks for waiting events; Gradio's own is 1 ms
 
 
 def serve(demo: gr.Blocks) -> None:
@@ -596,8 +603,8 @@ def serve(demo: gr.Blocks) -> None:
     # the next batch. Measured at 30 users: 18.8 -> 21.5 requests/s, p95 1.25 -> 0.73 s, against 4 at a time.
     demo.queue(default_concurrency_limit=1)
     # The queue wakes to look for waiting events every 1 ms, even with nobody there: 7% of a core
-    # on an idle server (with uvloop), 3% at 5 ms, which costs each request 2.5 ms on average. (A private
-    # attribute, so only set where this Gradio has it.)
+    # on an idle server (with uvloop), 3% at 5 ms, which costs each request 2.5 ms on average.
+    # A private attribute, so it is only set where this Gradio has it.
     if hasattr(demo._queue, "sleep_when_free"):
         demo._queue.sleep_when_free = QUEUE_POLL
     try:
