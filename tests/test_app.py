@@ -247,6 +247,15 @@ def test_tampered_checkpoint_stops_start_up_with_one_clear_line(tmp_path):
     assert len(lines) == 1 and "does not match its card: sha256" in lines[0] and "backdoor.train --all" in lines[0]
 
 
+def test_importing_the_app_leaves_gradio_stubs_unwritten(tmp_path):
+    """backdoor.gradio_stubs at work: without it Gradio writes app.pyi beside app.py on import, and
+    re-parses its own ~80 component files to rewrite their stubs, 2 s of every start-up."""
+    shutil.copy(ROOT / "app.py", tmp_path / "app.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", "import app"], cwd=tmp_path, env=env, check=True, timeout=120)
+    assert not (tmp_path / "app.pyi").exists()
+
+
 def test_a_decompression_bomb_is_refused_before_decoding(client, tmp_path):
     path = tmp_path / "bomb.png"
     Image.new("1", (20_000, 20_000)).save(path)  # ~50 KB on disk, 400 megapixels decoded
