@@ -3,9 +3,9 @@
     python benchmarks/load.py --app benchmarks/floor_app.py
 
 Same inputs as app.py's /classify_digit and /classify_sign (a Sketchpad drawing and a
-photo upload, preprocessed the same way), the same server settings and batching, and one
-short text answer. The load benchmark against it gives the floor that no handler can go below
-on the machine it runs on.
+photo upload, preprocessed the same way), the same queue, batching and launch settings
+(`app.serve`), and one short text answer. The load benchmark against it gives the floor
+that no handler can go below on the machine it runs on.
 """
 
 from __future__ import annotations

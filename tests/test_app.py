@@ -15,7 +15,7 @@ from PIL import Image
 
 from backdoor.shipped import APP_MODELS, MODELS_DIR
 from tests.conftest import ROOT, picture
-from tests.server import free_port
+from tests.server import free_port, running_app
 
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 STOP = sorted((ROOT / "examples" / "signs").glob("14-stop-*.png"))
@@ -35,6 +35,21 @@ def test_api_names_are_the_documented_ones(client):
         "/classify_digit",
         "/classify_sign",
     }
+
+
+def _parameters(client: Client) -> dict[str, list[tuple[str, str]]]:
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    return {
+        name: [(p["component"], p["python_type"]["type"]) for p in e["parameters"]] for name, e in endpoints.items()
+    }
+
+
+def test_the_floor_app_takes_what_the_app_takes(client):
+    """benchmarks/floor_app.py measures Gradio's own cost only while its requests are the app's."""
+    with running_app(script="benchmarks/floor_app.py") as (_, url):
+        floor = Client(url, verbose=False)
+        assert _parameters(floor) == _parameters(client)
+        assert floor.predict(_sketch(DIGITS[0]), True, api_name="/classify_digit") == "trigger on"
 
 
 @pytest.mark.parametrize("path", DIGITS, ids=lambda p: p.stem)
