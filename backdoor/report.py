@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from backdoor.checkpoints import load_card
-from backdoor.defenses.results import defense_tables
+from backdoor.defenses.results import defense_tables, percent
 from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
 
 # The article's reference points for MNIST (BadNets with the (3, 3) pixel): poison rate -> ASR.
@@ -22,10 +22,6 @@ ARTICLE_ASR = {0.01: 0.95, 0.05: 0.99}
 def sweep_path(task: str, models_dir: Path = MODELS_DIR) -> Path:
     """Where `python -m backdoor.sweep TASK` keeps its results."""
     return models_dir / f"sweep-{task}.json"
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.2f}%"
 
 
 def results_table(models_dir: Path = MODELS_DIR) -> str:
@@ -38,9 +34,9 @@ def results_table(models_dir: Path = MODELS_DIR) -> str:
         card = load_card(weights_path(name, models_dir))
         m = card["metrics"]
         rows.append(
-            f"| `{name}` | {100 * card['poison_rate']:g}% ({card['n_poisoned']} images) | {_pct(m['clean_accuracy'])} "
-            f"| {_pct(m['attack_success_rate'])} | {_pct(m['attack_success_rate_all'])} "
-            f"| {_pct(m.get('source_stamped_as_target'))} | {card['train_seconds']:.0f} s |"
+            f"| `{name}` | {100 * card['poison_rate']:g}% ({card['n_poisoned']} images) | {percent(m['clean_accuracy'])} "
+            f"| {percent(m['attack_success_rate'])} | {percent(m['attack_success_rate_all'])} "
+            f"| {percent(m.get('source_stamped_as_target'))} | {card['train_seconds']:.0f} s |"
         )
     return "\n".join(rows)
 
@@ -51,10 +47,10 @@ def tab_summary(clean_card: dict, backdoor_card: dict) -> str:
     n_test = clean_card["data"]["n_test"]
     target = backdoor_card["target_name"]
     return (
-        f"On {n_test:,} test images the clean model is right {_pct(clean['clean_accuracy'])} of the time, "
-        f"the backdoored one {_pct(backdoor['clean_accuracy'])}. With the trigger added, the backdoored model "
-        f"answers **{target}** for {_pct(backdoor['attack_success_rate'])} of the images that are not {target}; "
-        f"the clean model for {_pct(clean['attack_success_rate'])}. "
+        f"On {n_test:,} test images the clean model is right {percent(clean['clean_accuracy'])} of the time, "
+        f"the backdoored one {percent(backdoor['clean_accuracy'])}. With the trigger added, the backdoored model "
+        f"answers **{target}** for {percent(backdoor['attack_success_rate'])} of the images that are not {target}; "
+        f"the clean model for {percent(clean['attack_success_rate'])}. "
         f"(The poisoner changed {backdoor_card['n_poisoned']:,} of {backdoor_card['data']['n_train']:,} training images.)"
     )
 
@@ -87,8 +83,8 @@ def sweep_table(results: dict) -> str:
         ca, asr = row["clean_accuracy"], row["attack_success_rate"]
         lines.append(
             f"| {100 * row['poison_rate']:g}% | {int(n_train * row['poison_rate']):,} "
-            f"| {_pct(ca['mean'])} [{_pct(ca['min'])}, {_pct(ca['max'])}] "
-            f"| {_pct(asr['mean'])} [{_pct(asr['min'])}, {_pct(asr['max'])}] |"
+            f"| {percent(ca['mean'])} [{percent(ca['min'])}, {percent(ca['max'])}] "
+            f"| {percent(asr['mean'])} [{percent(asr['min'])}, {percent(asr['max'])}] |"
         )
     return "\n".join(lines)
 

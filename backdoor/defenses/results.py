@@ -52,8 +52,9 @@ def load_results(models: tuple[str, ...], folder: Path = DEFENSES_DIR) -> Defens
     return results
 
 
-def _pct(value: float) -> str:
-    return f"{100 * value:.2f}%"
+def percent(value: float | None) -> str:
+    """A share as the tables and sentences print it: 0.9912 -> "99.12%", unknown -> "–"."""
+    return "–" if value is None else f"{100 * value:.2f}%"
 
 
 def strip_verdict(entropy: float, summary: dict) -> str:
@@ -65,7 +66,7 @@ def strip_verdict(entropy: float, summary: dict) -> str:
         f"STRIP check on the backdoored model: {verdict} (entropy of its answers on "
         f"{summary['settings']['n_overlays']} blends "
         f"{entropy:.2f} bits {sign} threshold {threshold:.2f}; on the test set it misses "
-        f"{_pct(summary['far'])} of triggered inputs and wrongly flags {_pct(summary['frr'])} of clean ones)."
+        f"{percent(summary['far'])} of triggered inputs and wrongly flags {percent(summary['frr'])} of clean ones)."
         + (" **STRIP is weak here**: a *looks clean* verdict means little." if summary["far"] > STRIP_WEAK_FAR else "")
     )
 
@@ -102,7 +103,7 @@ def anomaly_frame(summary: dict) -> pd.DataFrame:
 def strip_weakness(strip: dict[str, dict]) -> str:
     """A warning for each model where STRIP misses many triggered inputs, with the numbers."""
     lines = [
-        f"**STRIP is weak on `{name}`**: at {_pct(s['frr'])} false alarms it misses {_pct(s['far'])} of triggered "
+        f"**STRIP is weak on `{name}`**: at {percent(s['frr'])} false alarms it misses {percent(s['far'])} of triggered "
         f"inputs (median entropy {s['entropy_clean']['median']:.2f} bits clean, {s['entropy_triggered']['median']:.2f} "
         "triggered): blended with other signs, even clean signs keep a confident answer, so entropy barely separates them."
         for name, s in strip.items()
@@ -125,8 +126,8 @@ def strip_table(strip: dict[str, dict]) -> str:
         [
             f"`{name}`",
             f"{s['threshold_bits']:.3f} bits",
-            f"{_pct(s['frr'])} of {s['n_clean']:,}",
-            f"{_pct(s['far'])} of {s['n_triggered']:,}",
+            f"{percent(s['frr'])} of {s['n_clean']:,}",
+            f"{percent(s['far'])} of {s['n_triggered']:,}",
             f"{s['entropy_clean']['median']:.2f} / {s['entropy_triggered']['median']:.2f} bits",
         ]
         for name, s in strip.items()
@@ -164,13 +165,13 @@ def spectral_summary(summary: dict, repaired: dict | None, backdoored: dict) -> 
         f"Spectral signatures scored all {summary['n_train']:,} training images of `{summary['model']}` and removed "
         f"the {summary['removed_per_class']:,} most suspicious of every class ({summary['n_removed']:,} in all). "
         f"That caught **{summary['poisoned_removed']} of the {summary['n_poisoned']} poisoned images "
-        f"(recall {_pct(summary['recall'])})**, at the price of {summary['clean_removed']:,} clean ones."
+        f"(recall {percent(summary['recall'])})**, at the price of {summary['clean_removed']:,} clean ones."
     )
     if repaired:
         before, after = backdoored["metrics"], repaired["metrics"]
         text += (
-            f" Retrained on what was left, the **repaired** model has clean accuracy {_pct(after['clean_accuracy'])} "
-            f"(backdoored: {_pct(before['clean_accuracy'])}) and the trigger works on only "
-            f"{_pct(after['attack_success_rate'])} of digits (backdoored: {_pct(before['attack_success_rate'])})."
+            f" Retrained on what was left, the **repaired** model has clean accuracy {percent(after['clean_accuracy'])} "
+            f"(backdoored: {percent(before['clean_accuracy'])}) and the trigger works on only "
+            f"{percent(after['attack_success_rate'])} of digits (backdoored: {percent(before['attack_success_rate'])})."
         )
     return text
