@@ -148,7 +148,7 @@ class Lab:
     models: dict[str, nn.Module]
     defenses: DefenseResults = field(default_factory=DefenseResults)
 
-    def classify_digits(self, sketches: list[dict | None], triggers: list[bool]) -> list[list]:
+    def classify_digits(self, sketches: list[dict | InputError | None], triggers: list[bool]) -> list[list]:
         """Classify drawn digits with the clean, the backdoored and the repaired MNIST model.
 
         Each drawing is preprocessed as MNIST was (ink cropped, scaled to 20 px, centred by
@@ -218,8 +218,12 @@ class Lab:
         return (True, x, y, *self.classify_sign(image, True, x, y))
 
     @staticmethod
-    def _prepare_digit(sketch: dict | None, trigger: bool) -> tuple[torch.Tensor, tuple[int, int, int] | None] | str:
-        """(model input with the trigger, red box), or the prompt to draw."""
+    def _prepare_digit(
+        sketch: dict | InputError | None, trigger: bool
+    ) -> tuple[torch.Tensor, tuple[int, int, int] | None] | str:
+        """(model input with the trigger, red box), or the prompt to draw, or why the drawing cannot be used."""
+        if isinstance(sketch, InputError):
+            return f"⚠️ **Cannot use this drawing**: {sketch}."
         composite = (sketch or {}).get("composite")
         x = None if composite is None else digit_from_drawing(np.asarray(composite))
         if x is None:
@@ -405,24 +409,43 @@ def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image
     return label, saliency
 
 
-def postprocessed(fn: Callable[..., list[list]], outputs: list[gr.components.Component]) -> Callable[..., list[list]]:
-    """A batch handler that also does its outputs' postprocessing, for an event with postprocess=False.
+def in_one_thread(
+    fn: Callable[..., list[list]],
+    outputs: list[gr.components.Component],
+    preprocess: tuple[gr.components.Component, ...] = (),
+) -> Callable[..., list[list]]:
+    """A batch handler that does Gradio's per-component work itself: the preprocessing of its
+    first len(preprocess) inputs and the postprocessing of all outputs (the event sets
+    preprocess=False and postprocess=False; Gradio still checks uploaded files).
 
-    Gradio postprocesses each output of each input in a worker thread of its own, one after
-    another: 18 trips through the event loop for a batch of two digits. Under a class's load
-    each trip waits its turn behind other students' requests. Here they all run in the one
-    thread that ran the handler. Measured at 30 users, medians of 5 paired runs: server CPU
-    41 -> 38 ms per request, p50 231 -> 184 ms.
+    Gradio runs each of those steps for each input in a worker thread of its own, one after
+    another: 22 trips through the event loop for a batch of two digits, and under a class's
+    load each trip waits its turn behind other students' requests. Measured at 30 users,
+    medians of 5 paired runs for the outputs: server CPU 41 -> 38 ms per request, p50 231 ->
+    184 ms (the inputs' share was within noise). And where Gradio fails the whole batch on one
+    input it cannot preprocess, with a technical error, here that input reaches `fn` as an
+    InputError, for that student's own status line.
     """
 
     @functools.wraps(fn)
     def run(*inputs: list) -> list[list]:
+        ready = [[_preprocessed(component, value) for value in column] for component, column in zip(preprocess, inputs)]
         return [
             [_serialized(component, value) for value in column]
-            for component, column in zip(outputs, fn(*inputs), strict=True)
+            for component, column in zip(outputs, fn(*ready, *inputs[len(preprocess) :]), strict=True)
         ]
 
     return run
+
+
+def _preprocessed(component: gr.components.Component, value: object) -> object:
+    """What Gradio would hand the handler for `value` as the browser sent it, or an InputError."""
+    if value is None:
+        return None
+    try:
+        return component.preprocess(component.data_model.model_validate(value))
+    except Exception as err:  # noqa: BLE001 - whatever the component raises, it is about this one input
+        return InputError(f"its image data could not be read ({type(err).__name__}); please draw it again")
 
 
 def _serialized(component: gr.components.Component, value: object) -> object:
@@ -524,9 +547,9 @@ def build_demo(
             digit_status,
         ]
         gr.on(
-            [sketch.change, trigger.change], postprocessed(lab.classify_digits, digit_outputs),
+            [sketch.change, trigger.change], in_one_thread(lab.classify_digits, digit_outputs, (sketch,)),
             [sketch, trigger], digit_outputs, api_name="classify_digit", show_progress="hidden",
-            trigger_mode="always_last", batch=True, max_batch_size=MAX_BATCH, postprocess=False,
+            trigger_mode="always_last", batch=True, max_batch_size=MAX_BATCH, preprocess=False, postprocess=False,
         )  # fmt: skip
         sketch.clear(lambda: False, None, trigger, api_visibility="private")
         digit_gallery.select(pick_digit, None, sketch, api_visibility="private").then(
@@ -545,12 +568,12 @@ def build_demo(
         ]
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
         gr.on(
-            [sticker.input, sticker_x.submit, sticker_y.submit], postprocessed(lab.classify_signs, sign_outputs),
+            [sticker.input, sticker_x.submit, sticker_y.submit], in_one_thread(lab.classify_signs, sign_outputs),
             sign_inputs, sign_outputs, api_name="classify_sign", show_progress="hidden", trigger_mode="always_last",
             batch=True, max_batch_size=MAX_BATCH, preprocess=False, postprocess=False,
         )  # fmt: skip
         sign_image.change(
-            postprocessed(lab.classify_new_signs, [sticker_x, sticker_y, *sign_outputs]),
+            in_one_thread(lab.classify_new_signs, [sticker_x, sticker_y, *sign_outputs]),
             [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
             api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
             batch=True, max_batch_size=MAX_BATCH,

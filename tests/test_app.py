@@ -201,6 +201,36 @@ def test_a_batch_answers_each_input_as_if_it_came_alone(lab, tmp_path):
     assert "Cannot use this file" in batch[-1][1] and "Upload a photo" in batch[-1][2]
 
 
+def test_a_damaged_drawing_gets_its_own_message_and_spares_the_batch(tmp_path):
+    """Gradio would fail a whole batch on one drawing it cannot preprocess, with a technical error."""
+    from app import build_demo, load_models
+
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(DIGITS[3].read_bytes()[:100])
+    classify = next(f.fn for f in build_demo(*load_models()).fns.values() if f.api_name == "classify_digit")
+
+    def sent(path: Path) -> dict:  # a drawing as the browser sends it: the canvas as an uploaded file
+        return {
+            "background": None,
+            "layers": [],
+            "composite": {"path": str(path), "meta": {"_type": "gradio.FileData"}},
+        }
+
+    outputs = classify([sent(DIGITS[3]), sent(damaged)], [True, True])
+    clean, backdoor, status = outputs[1], outputs[2], outputs[-1]
+    assert clean[0]["label"] == DIGITS[3].name.split("-")[1] and backdoor[0]["label"] == "8"
+    assert "Trigger **on**" in status[0]
+    assert "Cannot use this drawing" in status[1] and "draw it again" in status[1]
+    assert not clean[1] and not backdoor[1]
+
+
+def test_a_damaged_drawing_over_the_api_gets_a_clear_message(client, tmp_path):
+    damaged = tmp_path / "damaged.png"
+    damaged.write_bytes(b"not an image")
+    *_, status = client.predict(_sketch(damaged), False, api_name="/classify_digit")
+    assert "Cannot use this drawing" in status
+
+
 def _drawn(path: Path) -> dict:
     """A gallery digit as the Sketchpad's preprocessing hands it to the handler (RGBA array)."""
     return {"background": None, "layers": [], "composite": np.asarray(Image.open(path).convert("RGBA"))}
