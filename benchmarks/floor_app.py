@@ -16,7 +16,7 @@ from pathlib import Path
 import gradio as gr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
-from app import serve
+from app import MAX_BATCH, serve
 
 
 def classify_digits(sketches: list[dict | None], triggers: list[bool]) -> list[list[str]]:
@@ -37,11 +37,11 @@ def main() -> None:
         digit_answer, sign_answer = gr.Markdown(), gr.Markdown()
         gr.on(
             [trigger.change], classify_digits, [sketch, trigger], digit_answer,
-            api_name="classify_digit", batch=True, max_batch_size=16,
+            api_name="classify_digit", batch=True, max_batch_size=MAX_BATCH,
         )  # fmt: skip
         gr.on(
             [sticker.change], classify_signs, [photo, sticker, x, y], sign_answer,
-            api_name="classify_sign", batch=True, max_batch_size=16, preprocess=False,
+            api_name="classify_sign", batch=True, max_batch_size=MAX_BATCH, preprocess=False,
         )  # fmt: skip
     serve(demo)  # queued, batched and launched as app.py is
 
