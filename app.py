@@ -223,7 +223,7 @@ class Lab:
     ) -> tuple[torch.Tensor, tuple[int, int, int] | None] | str:
         """(model input with the trigger, red box), or the prompt to draw, or why the drawing cannot be used."""
         if isinstance(sketch, InputError):
-            return f"⚠️ **Cannot use this drawing**: {sketch}."
+            return f"⚠️ **Cannot use this drawing**: {sketch}; please draw it again."
         composite = (sketch or {}).get("composite")
         x = None if composite is None else digit_from_drawing(np.asarray(composite))
         if x is None:
@@ -445,7 +445,7 @@ def _preprocessed(component: gr.components.Component, value: object) -> object:
     try:
         return component.preprocess(component.data_model.model_validate(value))
     except Exception as err:  # noqa: BLE001 - whatever the component raises, it is about this one input
-        return InputError(f"its image data could not be read ({type(err).__name__}); please draw it again")
+        return InputError(f"its data could not be read ({type(err).__name__})")
 
 
 def _serialized(component: gr.components.Component, value: object) -> object:
