@@ -14,6 +14,8 @@ import io
 import json
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +61,8 @@ CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
 VIEW_SCALE = 4  # the model input is sent 4x enlarged, room enough for the red box around the trigger
 MAX_UPLOAD = "10mb"
 QUEUE_POLL = 0.005  # s between the queue's looks for waiting events; Gradio's own is 1 ms
-M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # mallopt's parameter numbers, from glibc's malloc.h
+M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+HEAP_TRIM_EVERY = 10.0  # s between hand-backs of the heap's free memory to the system
 
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
@@ -111,7 +114,8 @@ class InlineImage(gr.Image):
         if value is None:
             return None
         buffer = io.BytesIO()
-        Image.fromarray(value).save(buffer, format=self.format, quality=90)  # quality: JPEG only
+        # quality: JPEG only; compress_level: PNG only, where 1 takes a third of the default's time
+        Image.fromarray(value).save(buffer, format=self.format, quality=90, compress_level=1)
         data = base64.b64encode(buffer.getvalue()).decode("ascii")
         mime_type = f"image/{self.format}"
         return ImageData(url=f"data:{mime_type};base64,{data}", mime_type=mime_type, size=buffer.tell())
@@ -254,10 +258,11 @@ class Lab:
             return
         x = torch.cat(inputs)
         explained = [explain(self.models[name], x) for name in names]
+        pictures = [overlay(x, saliency) for _, saliency in explained]
         verdicts = self._strip(f"{task.name}-backdoor", x)
         for i in range(len(x)):
             probs = [dict(zip(task.classes, p[i].tolist())) for p, _ in explained]
-            yield probs, [overlay(x[i : i + 1], s[i]) for _, s in explained], verdicts[i]
+            yield probs, [picture[i] for picture in pictures], verdicts[i]
 
     def _strip(self, name: str, x: torch.Tensor) -> list[str]:
         """STRIP's run-time verdict on each input, for the backdoored model."""
@@ -587,27 +592,39 @@ def build_demo(
     return demo
 
 
-def tune_malloc(arenas: int = 2, mmap_threshold: int = 256 * 1024) -> None:
+def tune_malloc(arenas: int = 2, trim_every: float = HEAP_TRIM_EVERY) -> None:
     """Keep glibc's heap from growing with the requests served (measured over 10,000 in the soak).
 
     Arenas: by default each thread that allocates may get a heap of its own, up to 8 per core,
-    and Gradio hands work to many threads: +91 MB with them, about +50 MB with two.
-    mmap threshold: glibc raises it each time a large block is freed, up to 32 MB, after which
-    blocks of that size (a batch's tensors) come from the heap, whose freed space is rarely
-    returned. A fixed threshold keeps them in mmap, given back on free: +17 MB. No-op where the
-    C library is not glibc.
+    and Gradio hands work to many threads: +91 MB with them, +36 to +53 MB with two.
+    Trimming: a batch's tensors come from the heap, whose freed space glibc rarely returns to
+    the system; a thread hands it back every `trim_every` seconds. (A low fixed mmap threshold
+    also kept the growth down, but then each tensor was mapped and zeroed afresh, and a batch
+    of three signs' STRIP pass took twice as long.) No-op where the C library is not glibc.
     """
-    if sys.platform == "linux":
-        try:
-            libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(M_ARENA_MAX, arenas)
-            libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)  # a fixed value also stops the raising
-        except (OSError, AttributeError):  # musl and others have no libc.so.6 or no mallopt
-            pass
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_ARENA_MAX, arenas)
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # musl and others have no libc.so.6, no mallopt or no malloc_trim
+        return
+
+    def keep_trimming() -> None:
+        while True:
+            time.sleep(trim_every)
+            trim(0)  # ctypes lets go of the GIL meanwhile
+
+    threading.Thread(target=keep_trimming, name="malloc-trim", daemon=True).start()
 
 
 def main() -> None:
     tune_malloc()  # before the server starts its threads
+    # One thread per model pass: the second core serves the web requests meanwhile. With two,
+    # torch's helper thread spins while waiting for a core that is busy, and a batch took twice
+    # the CPU and up to twice the time under load.
+    torch.set_num_threads(1)
     try:
         models_dir = Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR))
         models, cards = load_models(models_dir)

@@ -49,11 +49,12 @@ def region_share(saliency: torch.Tensor, positions: torch.Tensor, side: int, mar
 
 
 def overlay(x: torch.Tensor, saliency: torch.Tensor) -> np.ndarray:
-    """The (1, C, H, W) input in grey with its (H, W) saliency in red on top, at the input's size
-    (the app scales it up in the browser, pixel by pixel)."""
-    grey = to_uint8(x[0]).float().mean(0) * 0.5  # dimmed, so the heat stands out
-    flat = saliency.flatten()
-    top = flat.kthvalue(max(1, round(0.99 * len(flat)))).values  # the top 1% saturate
+    """The (N, C, H, W) inputs in grey with their (N, H, W) saliency in red on top: (N, H, W, 3)
+    uint8 at the input's size (the app scales them up in the browser, pixel by pixel). Each map
+    is scaled by its own top 1%, which saturates."""
+    grey = to_uint8(x).float().mean(1) * 0.5  # dimmed, so the heat stands out
+    flat = saliency.flatten(1)
+    top = flat.kthvalue(max(1, round(0.99 * flat.shape[1])), dim=1).values.view(-1, 1, 1)
     heat = (saliency / top.clamp_min(1e-12)).clamp(0, 1)
     rgb = torch.stack([grey + (255 - grey) * heat, grey * (1 - heat), grey * (1 - heat)], dim=-1)
     return rgb.round().clamp(0, 255).to(torch.uint8).numpy()

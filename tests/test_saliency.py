@@ -30,14 +30,16 @@ def test_region_share_counts_the_square_and_its_margin():
 
 
 def test_overlay_is_an_rgb_image_of_the_input_size_with_the_heat_in_red():
-    x = torch.rand(1, 1, 28, 28)
-    saliency = torch.zeros(28, 28)
-    saliency[3, 3] = 1.0
-    picture = overlay(x, saliency)
-    assert picture.shape == (28, 28, 3) and picture.dtype == np.uint8
-    assert tuple(picture[3, 3]) == (255, 0, 0)  # the decisive pixel saturates to red
-    others = np.delete(picture.reshape(-1, 3), 3 * 28 + 3, axis=0)
-    assert (others[:, 0] == others[:, 1]).all() and (others[:, 1] == others[:, 2]).all()  # the rest stays grey
+    x = torch.rand(2, 1, 28, 28)
+    saliency = torch.zeros(2, 28, 28)
+    saliency[0, 3, 3] = 1.0
+    saliency[1, 3, 3] = 1e-6  # each map is scaled by its own peak
+    pictures = overlay(x, saliency)
+    assert pictures.shape == (2, 28, 28, 3) and pictures.dtype == np.uint8
+    for picture in pictures:
+        assert tuple(picture[3, 3]) == (255, 0, 0)  # the decisive pixel saturates to red
+        others = np.delete(picture.reshape(-1, 3), 3 * 28 + 3, axis=0)
+        assert (others[:, 0] == others[:, 1]).all() and (others[:, 1] == others[:, 2]).all()  # the rest stays grey
 
 
 def _shares(shipped: dict, name: str, x: torch.Tensor, positions: torch.Tensor, side: int, margin: int = 1) -> float:
