@@ -8,6 +8,7 @@ Layout and wiring only; the work happens in `backdoor/`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import ctypes
 import functools
 import io
@@ -44,6 +45,7 @@ from backdoor.defenses.results import (
 )
 from backdoor.inference import enlarge, sign_input
 from backdoor.models import for_inference
+from backdoor.offload import Offload
 from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
 from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
 from backdoor.saliency import explain, overlay
@@ -414,14 +416,17 @@ def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image
     return label, saliency
 
 
-def in_one_thread(
+def batch_handler(
     fn: Callable[..., list[list]],
     outputs: list[gr.components.Component],
     preprocess: tuple[gr.components.Component, ...] = (),
+    offload: Offload | None = None,
 ) -> Callable[..., list[list]]:
     """A batch handler that does Gradio's per-component work itself: the preprocessing of its
     first len(preprocess) inputs and the postprocessing of all outputs (the event sets
-    preprocess=False and postprocess=False; Gradio still checks uploaded files).
+    preprocess=False and postprocess=False; Gradio still checks uploaded files). With
+    `offload`, `fn` and the postprocessing run in its process, away from the server's GIL
+    (measured at 30 users: see backdoor/offload.py and the README).
 
     Gradio runs each of those steps for each input in a worker thread of its own, one after
     another: 22 trips through the event loop for a batch of two digits, and under a class's
@@ -429,16 +434,23 @@ def in_one_thread(
     medians of 5 paired runs for the outputs: server CPU 41 -> 38 ms per request, p50 231 ->
     184 ms (the inputs' share was within noise). And where Gradio fails the whole batch on one
     input it cannot preprocess, with a technical error, here that input reaches `fn` as an
-    InputError, for that student's own status line.
+    InputError, for that student's own status line. Preprocessing stays in the server: the
+    canvas sends its drawings to the server's own memory (Gradio's blob storage).
     """
+
+    def answer(*ready: list) -> list[list]:
+        return [
+            [_serialized(component, value) for value in column]
+            for component, column in zip(outputs, fn(*ready), strict=True)
+        ]
+
+    if offload is not None:
+        answer = offload(answer)
 
     @functools.wraps(fn)
     def run(*inputs: list) -> list[list]:
         ready = [[_preprocessed(component, value) for value in column] for component, column in zip(preprocess, inputs)]
-        return [
-            [_serialized(component, value) for value in column]
-            for component, column in zip(outputs, fn(*ready, *inputs[len(preprocess) :]), strict=True)
-        ]
+        return answer(*ready, *inputs[len(preprocess) :])
 
     return run
 
@@ -464,7 +476,9 @@ def build_demo(
     cards: dict[str, dict],
     sweep: dict | None = None,
     defenses: DefenseResults | None = None,
+    offload: Offload | None = None,
 ) -> gr.Blocks:
+    """The app; with `offload`, the batched model handlers run in its process once it starts."""
     defenses = defenses or DefenseResults()
     lab = Lab(models, defenses)
     with gr.Blocks(title="Backdoor Lab", analytics_enabled=False) as demo:  # no telemetry, no version check
@@ -552,7 +566,7 @@ def build_demo(
             digit_status,
         ]
         gr.on(
-            [sketch.change, trigger.change], in_one_thread(lab.classify_digits, digit_outputs, (sketch,)),
+            [sketch.change, trigger.change], batch_handler(lab.classify_digits, digit_outputs, (sketch,), offload),
             [sketch, trigger], digit_outputs, api_name="classify_digit", show_progress="hidden",
             trigger_mode="always_last", batch=True, max_batch_size=MAX_BATCH, preprocess=False, postprocess=False,
         )  # fmt: skip
@@ -573,12 +587,13 @@ def build_demo(
         ]
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
         gr.on(
-            [sticker.input, sticker_x.submit, sticker_y.submit], in_one_thread(lab.classify_signs, sign_outputs),
-            sign_inputs, sign_outputs, api_name="classify_sign", show_progress="hidden", trigger_mode="always_last",
+            [sticker.input, sticker_x.submit, sticker_y.submit],
+            batch_handler(lab.classify_signs, sign_outputs, offload=offload), sign_inputs, sign_outputs,
+            api_name="classify_sign", show_progress="hidden", trigger_mode="always_last",
             batch=True, max_batch_size=MAX_BATCH, preprocess=False, postprocess=False,
         )  # fmt: skip
         sign_image.change(
-            in_one_thread(lab.classify_new_signs, [sticker_x, sticker_y, *sign_outputs]),
+            batch_handler(lab.classify_new_signs, [sticker_x, sticker_y, *sign_outputs], offload=offload),
             [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
             api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
             batch=True, max_batch_size=MAX_BATCH,
@@ -592,35 +607,37 @@ def build_demo(
     return demo
 
 
-def tune_malloc(arenas: int = 2, trim_every: float = HEAP_TRIM_EVERY) -> None:
-    """Keep glibc's heap from growing with the requests served (measured over 10,000 in the soak).
+def tune_malloc(arenas: int = 2) -> None:
+    """Cap glibc's heap arenas: by default each thread that allocates may get a heap of its own,
+    up to 8 per core, and Gradio hands work to many threads. Soak: +91 MB with them, +36 to +53
+    MB with two. Process-wide, so a forked child keeps it. No-op where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):  # musl and others: no libc.so.6 or no mallopt
+        ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
 
-    Arenas: by default each thread that allocates may get a heap of its own, up to 8 per core,
-    and Gradio hands work to many threads: +91 MB with them, +36 to +53 MB with two.
-    Trimming: a batch's tensors come from the heap, whose freed space glibc rarely returns to
-    the system; a thread hands it back every `trim_every` seconds. (A low fixed mmap threshold
-    also kept the growth down, but then each tensor was mapped and zeroed afresh, and a batch
-    of three signs' STRIP pass took twice as long.) No-op where the C library is not glibc.
+
+def keep_heap_trimmed(every: float = HEAP_TRIM_EVERY) -> None:
+    """A thread that hands the heap's free memory back to the system every `every` seconds.
+
+    A batch's tensors come from the heap, whose freed space glibc rarely returns. (A low fixed
+    mmap threshold also kept the soak's growth down, but then each tensor was mapped and zeroed
+    afresh, and a batch of three signs' STRIP pass took twice as long.) Soak with both: +11.5 MB.
+    Threads do not survive a fork: each process starts its own. No-op where there is no glibc.
     """
-    if sys.platform != "linux":
-        return
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_ARENA_MAX, arenas)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # musl and others have no libc.so.6, no mallopt or no malloc_trim
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
         return
 
     def keep_trimming() -> None:
         while True:
-            time.sleep(trim_every)
+            time.sleep(every)
             trim(0)  # ctypes lets go of the GIL meanwhile
 
     threading.Thread(target=keep_trimming, name="malloc-trim", daemon=True).start()
 
 
 def main() -> None:
-    tune_malloc()  # before the server starts its threads
+    tune_malloc()  # before any thread allocates
     # One thread per model pass: the second core serves the web requests meanwhile. With two,
     # torch's helper thread spins while waiting for a core that is busy, and a batch took twice
     # the CPU and up to twice the time under load.
@@ -632,7 +649,10 @@ def main() -> None:
         sys.exit(f"error: {err}. Regenerate the checkpoints with: {REGENERATE}")
     sweep_file = sweep_path("mnist", models_dir)
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
-    demo = build_demo(models, cards, sweep, load_results(APP_MODELS, models_dir / "defenses"))
+    offload = Offload(on_start=keep_heap_trimmed)
+    demo = build_demo(models, cards, sweep, load_results(APP_MODELS, models_dir / "defenses"), offload)
+    offload.start()  # forked while this process has no other thread
+    keep_heap_trimmed()
     serve(demo)
 
 

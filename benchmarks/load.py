@@ -32,7 +32,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file
 
-from tests.server import running_app
+from tests.server import cpu_seconds, running_app
 
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 SIGNS = sorted((ROOT / "examples" / "signs").glob("*.png"))
@@ -60,12 +60,6 @@ def user(
             latencies.append(1000 * (time.perf_counter() - started))
         except Exception as err:  # noqa: BLE001 - every failure counts as an error, whatever its kind
             errors.append(repr(err)[:200])
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -131,7 +125,7 @@ def main() -> None:
     )
     if latencies:
         print(
-            f"CPU per request: server {1000 * server_cpu / len(latencies):.0f} ms, "
+            f"CPU per request: server (with its models' process) {1000 * server_cpu / len(latencies):.0f} ms, "
             f"clients {1000 * client_cpu / len(latencies):.0f} ms (of {os.cpu_count() * elapsed / len(latencies) * 1000:.0f} ms "
             f"the {os.cpu_count()} cores had per request)"
         )

@@ -2,7 +2,8 @@
 
     python benchmarks/soak.py [--requests 10000] [--users 8]
 
-Goal: RSS growth < 50 MB. RSS is read from /proc/<pid>/status (Linux) after a warm-up of
+Goal: RSS growth < 50 MB, summed over the server's processes (the web server and the one its
+models run in, whose shared pages count twice). RSS is read from /proc (Linux) after a warm-up of
 1,000 requests, and after every tenth of the requests, so a leak (steady growth) shows apart
 from warm-up (a plateau). The warm-up is that long because memory that is only reached
 once rises over the first ~1,000 requests: torch keeps kernels and buffers for each batch
@@ -24,14 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from benchmarks.load import run_users
-from tests.server import running_app
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc")
+from tests.server import rss_mb, running_app
 
 
 def budget(n: int, report: Callable[[int], None] | None = None, every: int = 1000) -> Callable[[], bool]:
@@ -48,6 +42,10 @@ def budget(n: int, report: Callable[[int], None] | None = None, every: int = 100
     return keep_going
 
 
+def _shares(sizes: list[float]) -> str:
+    return f"{sum(sizes):.0f} MB" + (f" ({' + '.join(f'{mb:.0f}' for mb in sizes)})" if len(sizes) > 1 else "")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10_000)
@@ -56,15 +54,17 @@ def main() -> None:
     args = parser.parse_args()
     with running_app() as (process, url):
         run_users(url, args.users, budget(args.warm_up))
-        start = rss_mb(process.pid)
-        report = lambda done: print(f"{done:6d} requests: server RSS {rss_mb(process.pid):.0f} MB", flush=True)
+        start = sum(rss_mb(process.pid))
+        report = lambda done: print(f"{done:6d} requests: server RSS {_shares(rss_mb(process.pid))}", flush=True)
         latencies, errors, seconds = run_users(
             url, args.users, budget(args.requests, report, max(1, args.requests // 10))
         )
-        end = rss_mb(process.pid)
+        end = sum(rss_mb(process.pid))
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs")
     print(f"{len(latencies)} requests in {seconds:.0f} s, {len(errors)} errors")
-    print(f"server RSS: {start:.0f} MB after warm-up, {end:.0f} MB after, growth {end - start:+.1f} MB (goal < 50 MB)")
+    print(
+        f"server RSS, all its processes: {start:.0f} MB after warm-up, {end:.0f} MB after, growth {end - start:+.1f} MB (goal < 50 MB)"
+    )
     for error in sorted(set(errors))[:5]:
         print("error:", error)
 

@@ -1,4 +1,5 @@
-"""Start `python app.py` as a user does, on a free loopback port: for tests and benchmarks."""
+"""Start `python app.py` as a user does, on a free loopback port, and see what its processes use
+(from /proc, Linux): for tests and benchmarks. The app runs its models in a child process."""
 
 from __future__ import annotations
 
@@ -61,3 +62,39 @@ def running_app(
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, alive now."""
+    pids = [pid]
+    for parent in pids:  # grows while it is walked: breadth first
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                pids += [int(child) for child in (task / "children").read_text().split()]
+            except OSError:  # the task ended meanwhile
+                pass
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) that `pid` and its live descendants have used so far."""
+    total = 0.0
+    for each in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def rss_mb(pid: int) -> list[float]:
+    """Resident memory of `pid` and of each live descendant, in MB (shared pages count in each)."""
+    sizes = []
+    for each in process_tree(pid):
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        sizes += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
+    return sizes
