@@ -64,6 +64,10 @@ VIEW_SCALE = 4  # the model input is sent 4x enlarged, room enough for the red b
 MAX_UPLOAD = "10mb"
 QUEUE_POLL = 0.005  # s between the queue's looks for waiting events; Gradio's own is 1 ms
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+# One thread per model pass: the second core serves the web requests meanwhile. With two,
+# torch's helper thread spun while waiting for a busy core: a batch of three took 57-71 ms of
+# CPU instead of 37, and 70-78 ms instead of 29-33 ms under a competing load.
+TORCH_THREADS = 1
 HEAP_TRIM_EVERY = 10.0  # s between hand-backs of the heap's free memory to the system
 
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
@@ -638,10 +642,7 @@ def keep_heap_trimmed(every: float = HEAP_TRIM_EVERY) -> None:
 
 def main() -> None:
     tune_malloc()  # before any thread allocates
-    # One thread per model pass: the second core serves the web requests meanwhile. With two,
-    # torch's helper thread spins while waiting for a core that is busy, and a batch took twice
-    # the CPU and up to twice the time under load.
-    torch.set_num_threads(1)
+    torch.set_num_threads(TORCH_THREADS)
     try:
         models_dir = Path(os.environ.get("BACKDOOR_MODELS_DIR", MODELS_DIR))
         models, cards = load_models(models_dir)

@@ -1,9 +1,11 @@
-"""Compute of one app interaction, in-process: preprocess, both models, both saliency maps.
+"""Compute of one app interaction, in-process and with the app's torch threads: preprocess, the
+models, their saliency maps, STRIP.
 
     python benchmarks/interaction.py [--repeats 200]
 
-Digits: a 280x280 RGBA drawing -> 28x28 input (+ trigger) -> two models' probabilities
-and saliency overlays. Signs: a real GTSRB photo -> 32x32 input (+ sticker) -> the same.
+Digits: a 280x280 RGBA drawing -> 28x28 input (+ trigger) -> three models' probabilities,
+saliency overlays and STRIP's verdict. Signs: a real GTSRB photo -> 32x32 input (+ sticker)
+-> the same with two models.
 Prints median and p95 in milliseconds; the goal is p95 <= 15 ms on a 2-core CPU.
 """
 
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from app import Lab, load_models
+from app import TORCH_THREADS, Lab, load_models
 from backdoor.defenses.results import load_results
 from backdoor.shipped import APP_MODELS
 
@@ -50,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
+    torch.set_num_threads(TORCH_THREADS)  # as the app serves
     lab = Lab(load_models()[0], load_results(APP_MODELS))  # with the repaired model and STRIP, as served
     sketch = _drawing()
     sign = str(ROOT / "examples" / "signs" / "14-stop-02992.png")
