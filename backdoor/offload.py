@@ -44,6 +44,8 @@ class Offload:
         self._lock = threading.Lock()
 
     def __call__(self, fn: Callable) -> Callable:
+        if self._pool is not None:
+            raise RuntimeError("register functions before start(): the child only has those it was forked with")
         index = len(self._functions)
         self._functions.append(fn)
 

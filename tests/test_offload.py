@@ -49,6 +49,8 @@ def test_offloaded_functions_run_in_a_child_once_started_and_after_it_is_killed(
         with pytest.raises(WorkerStopped, match="restarted; please try again"):
             where()
         assert where() not in (child, os.getpid())  # a new child answers
+        with pytest.raises(RuntimeError, match="before start"):
+            offload(os.getppid)
     finally:
         offload.stop()
 
