@@ -76,25 +76,28 @@ def process_tree(pid: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) that `pid` and its live descendants have used so far."""
-    total = 0.0
+def _read_each(pid: int, name: str) -> list[str]:
+    """/proc/<p>/<name> for `pid` and each live descendant (one that ends meanwhile is skipped)."""
+    texts = []
     for each in process_tree(pid):
         try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            texts.append(Path(f"/proc/{each}/{name}").read_text())
         except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+            pass
+    return texts
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) that `pid` and its live descendants have used so far."""
+    fields = [stat.rsplit(")", 1)[1].split() for stat in _read_each(pid, "stat")]
+    return sum(int(f[11]) + int(f[12]) for f in fields) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> list[float]:
     """Resident memory of `pid` and of each live descendant, in MB (shared pages count in each)."""
-    sizes = []
-    for each in process_tree(pid):
-        try:
-            status = Path(f"/proc/{each}/status").read_text()
-        except OSError:
-            continue
-        sizes += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")]
-    return sizes
+    return [
+        int(line.split()[1]) / 1024
+        for status in _read_each(pid, "status")
+        for line in status.splitlines()
+        if line.startswith("VmRSS:")
+    ]
