@@ -396,7 +396,7 @@ def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
 
 
 STRIP_TEXT = """
-STRIP superimposes the input on a few clean test images (20 digits, 10 signs) and measures the entropy of the backdoored model's answers.
+STRIP superimposes the input on a few clean test images (the blends below) and measures the entropy of the backdoored model's answers.
 A clean input blended with other images confuses the model (high entropy); a triggered one keeps answering the
 target (low entropy). The threshold lets 1% of clean inputs be flagged wrongly. Measured on held-out test images:
 

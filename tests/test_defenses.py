@@ -17,7 +17,7 @@ import torch
 from backdoor.checkpoints import load_checkpoint
 from backdoor.defenses import neural_cleanse, spectral, strip
 from backdoor.defenses.common import result_path
-from backdoor.defenses.results import load_results
+from backdoor.defenses.results import STRIP_CLEAN, STRIP_FLAGGED, load_results, strip_verdict
 from backdoor.evaluation import evaluate
 from backdoor.preprocess import to_float
 from backdoor.shipped import APP_MODELS, REPAIRED, weights_path
@@ -90,6 +90,16 @@ def test_shipped_strip_results_are_current_and_calibrated(shipped, name):
     assert shipped[name][1]["defenses"]["strip"]["far"] == summary["far"]  # the model's card reports it too
     assert summary["frr"] <= 0.03  # calibrated for 1% on other clean images
     assert summary["entropy_triggered"]["median"] < summary["entropy_clean"]["median"]
+
+
+def test_strip_verdict_uses_and_prints_the_exact_threshold():
+    """The signs threshold is ~1e-7 bits: rounded to four decimals it was 0, and nothing could fall below it."""
+    summary = json.loads(result_path("strip", "signs-backdoor").read_text())
+    threshold = summary["threshold_bits"]
+    assert load_results(("signs-backdoor",)).detectors["signs-backdoor"].threshold == threshold > 0
+    below, above = strip_verdict(threshold / 2, summary), strip_verdict(threshold * 2, summary)
+    assert STRIP_FLAGGED in below and STRIP_CLEAN in above
+    assert f"< threshold {strip.bits(threshold)};" in below and strip.bits(threshold) != "0.00"
 
 
 def test_spectral_signatures_find_the_poisoned_training_images(shipped, data_dir):

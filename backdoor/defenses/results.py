@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from backdoor.defenses.common import DEFENSES_DIR, result_path
-from backdoor.defenses.strip import Strip
+from backdoor.defenses.strip import Strip, bits
 
 STRIP_WEAK_FAR = 0.2  # above this miss rate the app warns that STRIP's verdict is unreliable
 STRIP_FLAGGED = "**carries a trigger**"
@@ -43,8 +43,8 @@ def load_results(models: tuple[str, ...], folder: Path = DEFENSES_DIR) -> Defens
             results.nc_images[name] = nc.with_name(f"{nc.stem}-masks.png")
         strip = result_path("strip", name, folder)
         if strip.exists():
-            results.strip[name] = json.loads(strip.read_text())
-            results.detectors[name] = Strip.load(strip.with_suffix(".safetensors"))
+            results.strip[name] = summary = json.loads(strip.read_text())
+            results.detectors[name] = Strip.load(strip.with_suffix(".safetensors"), summary["threshold_bits"])
         spectral = result_path("spectral", name, folder)
         if spectral.exists():
             results.spectral[name] = json.loads(spectral.read_text())
@@ -65,7 +65,7 @@ def strip_verdict(entropy: float, summary: dict) -> str:
     return (
         f"STRIP check on the backdoored model: {verdict} (entropy of its answers on "
         f"{summary['settings']['n_overlays']} blends "
-        f"{entropy:.2f} bits {sign} threshold {threshold:.2f}; on the test set it misses "
+        f"{bits(entropy)} bits {sign} threshold {bits(threshold)}; on the test set it misses "
         f"{percent(summary['far'])} of triggered inputs and wrongly flags {percent(summary['frr'])} of clean ones)."
         + (" **STRIP is weak here**: a *looks clean* verdict means little." if summary["far"] > STRIP_WEAK_FAR else "")
     )
@@ -104,8 +104,8 @@ def strip_weakness(strip: dict[str, dict]) -> str:
     """A warning for each model where STRIP misses many triggered inputs, with the numbers."""
     lines = [
         f"**STRIP is weak on `{name}`**: at {percent(s['frr'])} false alarms it misses {percent(s['far'])} of triggered "
-        f"inputs (median entropy {s['entropy_clean']['median']:.2f} bits clean, {s['entropy_triggered']['median']:.2f} "
-        "triggered): blended with other signs, even clean signs keep a confident answer, so entropy barely separates them."
+        f"inputs (median entropy {bits(s['entropy_clean']['median'])} bits clean, "
+        f"{bits(s['entropy_triggered']['median'])} triggered): blended with other signs, even clean signs keep a confident answer, so entropy barely separates them."
         for name, s in strip.items()
         if s["far"] > STRIP_WEAK_FAR
     ]
@@ -119,16 +119,17 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 def strip_table(strip: dict[str, dict]) -> str:
     header = [
-        "model", "threshold (1% clean rejected)", "clean inputs flagged (FRR)", "triggered inputs missed (FAR)",
+        "model", "blends", "threshold (1% clean rejected)", "clean inputs flagged (FRR)", "triggered inputs missed (FAR)",
         "entropy clean / triggered (median)",
     ]  # fmt: skip
     rows = [
         [
             f"`{name}`",
-            f"{s['threshold_bits']:.3f} bits",
+            str(s["settings"]["n_overlays"]),
+            f"{bits(s['threshold_bits'])} bits",
             f"{percent(s['frr'])} of {s['n_clean']:,}",
             f"{percent(s['far'])} of {s['n_triggered']:,}",
-            f"{s['entropy_clean']['median']:.2f} / {s['entropy_triggered']['median']:.2f} bits",
+            f"{bits(s['entropy_clean']['median'])} / {bits(s['entropy_triggered']['median'])} bits",
         ]
         for name, s in strip.items()
     ]
