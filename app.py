@@ -50,6 +50,7 @@ from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_f
 from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
 from backdoor.saliency import explain, overlay
 from backdoor.shipped import APP_MODELS, MODELS_DIR, REPAIRED, weights_path
+from backdoor.side_by_side import SideBySide
 from backdoor.tasks import MNIST, SIGNS, TASKS, Task
 from backdoor.triggers import apply_trigger
 
@@ -64,10 +65,12 @@ VIEW_SCALE = 4  # the model input is sent 4x enlarged, room enough for the red b
 MAX_UPLOAD = "10mb"
 QUEUE_POLL = 0.005  # s between the queue's looks for waiting events; Gradio's own is 1 ms
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
-# One thread per model pass: the second core serves the web requests meanwhile. With two,
-# torch's helper thread spun while waiting for a busy core: a batch of three took 57-71 ms of
-# CPU instead of 37, and 70-78 ms instead of 29-33 ms under a competing load.
+# One torch thread per model pass; SIDE_BY_SIDE runs a batch's passes (each model's saliency,
+# STRIP) on two Python threads instead. With two torch threads, torch's helper thread spun
+# while waiting for a busy core: a batch of three took 57-71 ms of CPU instead of 37, and
+# 70-78 ms instead of 29-33 ms under a competing load.
 TORCH_THREADS = 1
+SIDE_BY_SIDE = SideBySide()
 HEAP_TRIM_EVERY = 10.0  # s between hand-backs of the heap's free memory to the system
 
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
@@ -259,13 +262,15 @@ class Lab:
 
     def _answer(self, names: tuple[str, ...], task: Task, inputs: list[torch.Tensor]) -> Iterator[tuple]:
         """For each (1, C, H, W) input, in order: each model's probabilities, each model's saliency
-        drawn over the input, and STRIP's verdict. One pass of each model for all of them."""
+        drawn over the input, and STRIP's verdict. One pass of each model for all of them, side by
+        side; STRIP, the longest, first."""
         if not inputs:
             return
         x = torch.cat(inputs)
-        explained = [explain(self.models[name], x) for name in names]
+        strip = functools.partial(self._strip, f"{task.name}-backdoor", x)
+        passes = [functools.partial(explain, self.models[name], x) for name in names]
+        verdicts, *explained = SIDE_BY_SIDE.run([strip, *passes])
         pictures = [overlay(x, saliency) for _, saliency in explained]
-        verdicts = self._strip(f"{task.name}-backdoor", x)
         for i in range(len(x)):
             probs = [dict(zip(task.classes, p[i].tolist())) for p, _ in explained]
             yield probs, [picture[i] for picture in pictures], verdicts[i]
