@@ -8,6 +8,9 @@ are loaded, so it starts in milliseconds and shares their memory until either si
     offload = Offload()
     answer = offload(answer)   # before start(): registers, returns a proxy
     offload.start()            # forks; from now on answer(...) runs in the child
+
+A child that dies, or does not answer within ANSWER_TIMEOUT, is replaced by a new fork; the
+requests it held get WorkerStopped, whose message is meant for the students who sent them.
 """
 
 from __future__ import annotations
@@ -25,22 +28,25 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 PARENT_CHECK = 1.0  # s between the child's looks for its parent
+ANSWER_TIMEOUT = 30.0  # s; a batch takes milliseconds, so a child this slow is stuck, not busy
 
 _registered: list[Callable] = []  # the child's copy of the functions it may run
 
 
 class WorkerStopped(RuntimeError):
-    """The child process died (killed, out of memory); a new one has been started."""
+    """The child process died (killed, out of memory) or stopped answering; a new one has been started."""
 
 
 class Offload:
     """A one-process pool that runs registered functions; before start() (or in tests that never
     call it) the proxies run them in the calling thread."""
 
-    def __init__(self, on_start: Callable[[], None] | None = None) -> None:
+    def __init__(self, on_start: Callable[[], None] | None = None, timeout: float = ANSWER_TIMEOUT) -> None:
         self._functions: list[Callable] = []
         self._on_start = on_start  # run in each child as it starts, e.g. a thread of its own
+        self._timeout = timeout
         self._pool: ProcessPoolExecutor | None = None
+        self._child = 0  # its pid
         self._lock = threading.Lock()
 
     def __call__(self, fn: Callable) -> Callable:
@@ -55,7 +61,12 @@ class Offload:
             if pool is None:
                 return fn(*args)
             try:
-                return pool.submit(_run, index, args).result()
+                return pool.submit(_run, index, args).result(timeout=self._timeout)
+            except TimeoutError as err:  # stuck (a deadlock, a hung library call): waiting longer will not help
+                self._restart(pool, kill=True)
+                raise WorkerStopped(
+                    "The models' process did not answer in time and has been restarted; please try again."
+                ) from err
             except BrokenProcessPool as err:
                 self._restart(pool)
                 raise WorkerStopped("The models' process stopped and has been restarted; please try again.") from err
@@ -74,7 +85,7 @@ class Offload:
         pool = ProcessPoolExecutor(
             1, mp_context=context, initializer=_init, initargs=(self._functions, os.getpid(), self._on_start)
         )
-        pool.submit(int).result()  # the child is running
+        self._child = pool.submit(os.getpid).result()  # the child is running
         self._pool = pool
 
     def stop(self) -> None:
@@ -82,9 +93,11 @@ class Offload:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
-        with self._lock:  # one restart for all the requests that found the same dead child
+    def _restart(self, broken: ProcessPoolExecutor, kill: bool = False) -> None:
+        with self._lock:  # one restart for all the requests that found the same dead or stuck child
             if self._pool is broken:
+                if kill:  # its other waiting requests then fail at once, as if it had died
+                    os.kill(self._child, signal.SIGKILL)
                 broken.shutdown(wait=False)
                 self.start()
 

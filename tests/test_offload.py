@@ -55,6 +55,20 @@ def test_offloaded_functions_run_in_a_child_once_started_and_after_it_is_killed(
         offload.stop()
 
 
+def test_a_stuck_child_is_killed_and_replaced_after_the_timeout():
+    offload = Offload(timeout=1.0)
+    where, stuck = offload(os.getpid), offload(time.sleep)
+    offload.start()
+    try:
+        child = where()
+        with pytest.raises(WorkerStopped, match="did not answer in time"):
+            stuck(60)
+        assert _gone(child)
+        assert where() not in (child, os.getpid())  # a new child answers
+    finally:
+        offload.stop()
+
+
 def _sign(client: Client) -> tuple:
     return client.predict(handle_file(str(STOP_SIGN)), True, None, None, api_name="/classify_sign")
 
