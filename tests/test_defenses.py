@@ -132,6 +132,19 @@ def test_the_app_finds_every_shipped_defense_result():
     assert load_checkpoint(weights_path(REPAIRED))[1]["name"] == REPAIRED
 
 
+def test_strip_results_written_elsewhere_leave_the_shipped_card_alone(data_dir, tmp_path):
+    card = weights_path("mnist-backdoor").with_suffix(".json")
+    before = card.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "backdoor.defenses.strip", "mnist-backdoor", "--eval", "50", "--out-dir", str(tmp_path),
+         "--data-dir", str(data_dir)],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "strip-mnist-backdoor.json").read_text())["n_clean"] == 50
+    assert card.read_bytes() == before  # an experiment's figures are not the shipped model's
+
+
 @pytest.mark.parametrize(
     "module, args, message",
     [

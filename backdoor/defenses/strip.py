@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from backdoor.cli import fraction, positive
 from backdoor.defenses.common import (
+    DEFENSES_DIR,
     defense_parser,
     load_inspected_and_test_split,
     provenance,
@@ -165,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     out = result_path("strip", card["name"], args.out_dir)
     write_result(summary, out, tensors={"overlays": overlays})
     figures = ("threshold_bits", "frr", "far", "n_clean", "n_triggered")
-    record_in_card(args.model, "strip", {**{k: summary[k] for k in figures}, "results": out.name})
+    if args.out_dir.resolve() == DEFENSES_DIR.resolve():  # where the card's "results" name points
+        record_in_card(args.model, "strip", {**{k: summary[k] for k in figures}, "results": out.name})
     print(
         f"{card['name']}: threshold {bits(threshold)} bits, FRR {100 * summary['frr']:.2f}%, FAR {100 * summary['far']:.2f}% "
         f"(entropy median clean {bits(summary['entropy_clean']['median'])}, triggered "
