@@ -218,17 +218,12 @@ class Lab:
         return [middle, middle, *self.classify_signs(images, stickers, middle, middle)]
 
     def classify_digit(self, sketch: dict | None, trigger: bool) -> tuple:
-        """One drawing (see classify_digits): for unbatched events and scripts."""
+        """One drawing (see classify_digits): for scripts and benchmarks."""
         return tuple(column[0] for column in self.classify_digits([sketch], [trigger]))
 
     def classify_sign(self, image: dict | str | None, sticker: bool, x: float | None, y: float | None) -> tuple:
-        """One photo (see classify_signs): for unbatched events and scripts."""
+        """One photo (see classify_signs): for scripts and benchmarks."""
         return tuple(column[0] for column in self.classify_signs([image], [sticker], [x], [y]))
-
-    def place_sticker(self, image: dict | None, evt: gr.SelectData) -> tuple:
-        """A click on the photo puts the sticker there and switches it on."""
-        x, y = evt.index
-        return (True, x, y, *self.classify_sign(image, True, x, y))
 
     @staticmethod
     def _prepare_digit(
@@ -286,6 +281,12 @@ class Lab:
 
 def pick_example(evt: gr.SelectData) -> str:
     return evt.value["image"]["path"]
+
+
+def place_sticker(evt: gr.SelectData) -> tuple[bool, float, float]:
+    """A click on the photo puts the sticker there and switches it on."""
+    x, y = evt.index
+    return True, x, y
 
 
 def pick_digit(evt: gr.SelectData) -> dict:
@@ -574,15 +575,19 @@ def build_demo(
             digit_strip,
             digit_status,
         ]
+        # Every event that runs the models goes through one batched handler per tab, in the models' process.
+        classify_digits = batch_handler(lab.classify_digits, digit_outputs, (sketch,), offload)
+        batched = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False, "postprocess": False}
         gr.on(
-            [sketch.change, trigger.change], batch_handler(lab.classify_digits, digit_outputs, (sketch,), offload),
-            [sketch, trigger], digit_outputs, api_name="classify_digit", show_progress="hidden",
-            trigger_mode="always_last", batch=True, max_batch_size=MAX_BATCH, preprocess=False, postprocess=False,
+            [sketch.change, trigger.change], classify_digits, [sketch, trigger], digit_outputs,
+            api_name="classify_digit", show_progress="hidden", trigger_mode="always_last", **batched,
         )  # fmt: skip
         sketch.clear(lambda: False, None, trigger, api_visibility="private")
+        # A value set by code does not fire the Sketchpad's change event, hence .then.
         digit_gallery.select(pick_digit, None, sketch, api_visibility="private").then(
-            lab.classify_digit, [sketch, trigger], digit_outputs, api_visibility="private", show_progress="hidden"
-        )  # a value set by code does not fire the Sketchpad's change event
+            classify_digits, [sketch, trigger], digit_outputs, api_visibility="private", show_progress="hidden",
+            **batched,
+        )  # fmt: skip
 
         sign_outputs = [
             sign_preview,
@@ -595,22 +600,19 @@ def build_demo(
             sign_status,
         ]
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y]
+        classify_signs = batch_handler(lab.classify_signs, sign_outputs, offload=offload)
         gr.on(
-            [sticker.input, sticker_x.submit, sticker_y.submit],
-            batch_handler(lab.classify_signs, sign_outputs, offload=offload), sign_inputs, sign_outputs,
-            api_name="classify_sign", show_progress="hidden", trigger_mode="always_last",
-            batch=True, max_batch_size=MAX_BATCH, preprocess=False, postprocess=False,
+            [sticker.input, sticker_x.submit, sticker_y.submit], classify_signs, sign_inputs, sign_outputs,
+            api_name="classify_sign", show_progress="hidden", trigger_mode="always_last", **batched,
         )  # fmt: skip
         sign_image.change(
             batch_handler(lab.classify_new_signs, [sticker_x, sticker_y, *sign_outputs], offload=offload),
             [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
-            api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
-            batch=True, max_batch_size=MAX_BATCH,
+            api_visibility="private", show_progress="hidden", **batched,
         )  # fmt: skip
         # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
-        sign_image.select(
-            lab.place_sticker, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
-            api_visibility="private", show_progress="hidden", preprocess=False,
+        sign_image.select(place_sticker, None, [sticker, sticker_x, sticker_y], api_visibility="private").then(
+            classify_signs, sign_inputs, sign_outputs, api_visibility="private", show_progress="hidden", **batched
         )  # fmt: skip
         sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
     return demo
