@@ -283,12 +283,6 @@ def pick_example(evt: gr.SelectData) -> str:
     return evt.value["image"]["path"]
 
 
-def place_sticker(evt: gr.SelectData) -> tuple[bool, float, float]:
-    """A click on the photo puts the sticker there and switches it on."""
-    x, y = evt.index
-    return True, x, y
-
-
 def pick_digit(evt: gr.SelectData) -> dict:
     path = evt.value["image"]["path"]
     return {"background": path, "layers": [], "composite": path}
@@ -610,9 +604,18 @@ def build_demo(
             [sign_image, sticker], [sticker_x, sticker_y, *sign_outputs],
             api_visibility="private", show_progress="hidden", **batched,
         )  # fmt: skip
+
+        def place_sticker(image: dict | None, evt: gr.SelectData) -> list:
+            """A click on the photo puts the sticker there, switches it on and classifies the sign, in
+            one event: Gradio hands a batch only its first event's click, and a second event chained
+            with .then cost each click ~70 ms in the browser (measured: 140 -> 210 ms)."""
+            x, y = evt.index
+            return [True, x, y, *(column[0] for column in classify_signs([image], [True], [x], [y]))]
+
         # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
-        sign_image.select(place_sticker, None, [sticker, sticker_x, sticker_y], api_visibility="private").then(
-            classify_signs, sign_inputs, sign_outputs, api_visibility="private", show_progress="hidden", **batched
+        sign_image.select(
+            place_sticker, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
+            api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
         )  # fmt: skip
         sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
     return demo
