@@ -1,6 +1,6 @@
 """One click in a real browser: a click on the sign photo, to the new "what the model sees" picture.
 
-    python benchmarks/click.py [--clicks 20]
+    python benchmarks/photo_click.py [--clicks 20]
 
 What a student waits for when moving the sticker: the browser's event, the server, the models,
 and the answer drawn. Chromium (headless, as the browser tests run it) alternates two spots on
