@@ -12,9 +12,9 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from backdoor.offload import Offload, WorkerStopped
+from tests.conftest import ROOT
 from tests.server import process_tree, running_app
 
-ROOT = Path(__file__).resolve().parent.parent
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
 
 
