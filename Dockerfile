@@ -7,7 +7,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GRADIO_SERVER_NAME=0.0.0.0 \
     GRADIO_SERVER_PORT=7860 \
     GRADIO_ANALYTICS_ENABLED=False \
-    HF_HUB_OFFLINE=1
+    HF_HUB_OFFLINE=1 \
+    MALLOC_ARENA_MAX=2
 
 # Spaces run containers as uid 1000.
 RUN useradd --create-home --uid 1000 user

@@ -62,7 +62,10 @@ def sign_input(
         trigger = task.trigger.at(row, col)
         model_input = apply_trigger(model_input, trigger)
         sx, sy = preview.width / task.size, preview.height / task.size
-        box = (col * sx, row * sy, (col + trigger.side) * sx - 1, (row + trigger.side) * sy - 1)
+        left, top = col * sx, row * sy
+        # At least one preview pixel: a photo 1 px tall, or 10,000x3, still shows where the sticker is.
+        box = (left, top, max(left, (col + trigger.side) * sx - 1), max(top, (row + trigger.side) * sy - 1))
         color = tuple(round(255 * c) for c in trigger.color)
-        ImageDraw.Draw(preview).rectangle(box, fill=color, outline=(0, 0, 0))
+        outline = (0, 0, 0) if box[2] - box[0] >= 3 and box[3] - box[1] >= 3 else None  # else it hides the fill
+        ImageDraw.Draw(preview).rectangle(box, fill=color, outline=outline)
     return model_input, np.asarray(preview), (row, col)

@@ -90,7 +90,7 @@ def digit_from_drawing(rgba: np.ndarray) -> torch.Tensor | None:
         rgba = np.stack([rgba] * 3 + [np.full_like(rgba, 255)], axis=-1)
     if rgba.shape[-1] == 3:
         rgba = np.concatenate([rgba, np.full(rgba.shape[:2] + (1,), 255, rgba.dtype)], axis=-1)
-    image = _to_rgb(Image.fromarray(rgba.astype(np.uint8), "RGBA")).convert("L")
+    image = _to_rgb(Image.fromarray(rgba.astype(np.uint8))).convert("L")
     ink = 1.0 - np.asarray(image, dtype=np.float32) / 255.0  # white-on-black, like MNIST
     return digit_from_ink(ink)
 

@@ -26,6 +26,9 @@ NAMES: tuple[str, ...] = tuple(s.name for s in SHIPPED)
 # Made from mnist-backdoor by the spectral-signatures defense, not by `train --all`.
 REPAIRED = "mnist-repaired"
 APP_MODELS: tuple[str, ...] = (*NAMES, REPAIRED)
+# The models each tab shows side by side, in the order of their panels.
+DIGIT_MODELS: tuple[str, ...] = ("mnist-clean", "mnist-backdoor", REPAIRED)
+SIGN_MODELS: tuple[str, ...] = ("signs-clean", "signs-backdoor")
 
 
 def weights_path(name: str, models_dir: Path = MODELS_DIR) -> Path:

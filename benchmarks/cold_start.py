@@ -1,6 +1,6 @@
 """Cold start: `python app.py` to the first successful classification over the API.
 
-    python benchmarks/cold_start.py [--runs 3]
+    python -m benchmarks.cold_start [--runs 3]
 
 Goal: <= 8 s on a 2-core CPU (importing torch and gradio alone takes about 5 s).
 """
@@ -11,12 +11,10 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client would ask the Hub for telemetry
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 

@@ -1,6 +1,6 @@
 """The app's two API endpoints with nothing behind them: what Gradio alone costs per request.
 
-    python benchmarks/load.py --app benchmarks/floor_app.py
+    python -m benchmarks.load --app benchmarks.floor_app
 
 Same inputs as app.py's /classify_digit and /classify_sign (a Sketchpad drawing and a
 photo upload, preprocessed the same way), the same queue, batching and launch settings
@@ -10,13 +10,9 @@ that no handler can go below on the machine it runs on.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import gradio as gr
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
-from app import MAX_BATCH, serve
+from backdoor.serving.server import MAX_BATCH, serve
 
 
 def classify_digits(sketches: list[dict | None], triggers: list[bool]) -> list[list[str]]:

@@ -1,7 +1,7 @@
 """Compute of one app interaction, in-process and with the app's torch threads: preprocess, the
 models, their saliency maps, STRIP.
 
-    python benchmarks/interaction.py [--repeats 200]
+    python -m benchmarks.interaction [--repeats 200]
 
 Digits: a 280x280 RGBA drawing -> 28x28 input (+ trigger) -> three models' probabilities,
 saliency overlays and STRIP's verdict. Signs: a real GTSRB photo -> 32x32 input (+ sticker)
@@ -15,26 +15,23 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from app import TORCH_THREADS, Lab, load_models
-from backdoor.defenses.results import load_results
-from backdoor.shipped import APP_MODELS
+from backdoor.lab import Lab
+from backdoor.serving.handlers import read_photo
 
 
-def _drawing() -> dict:
+def _drawing() -> np.ndarray:
     image = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
     ImageDraw.Draw(image).line([(100, 80), (190, 80), (130, 220)], fill=(0, 0, 0, 255), width=18)
-    return {"background": None, "layers": [], "composite": np.asarray(image)}
+    return np.asarray(image)
 
 
 def _time(fn, repeats: int) -> list[float]:
@@ -52,16 +49,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args()
-    torch.set_num_threads(TORCH_THREADS)  # as the app serves
-    lab = Lab(load_models()[0], load_results(APP_MODELS))  # with the repaired model and STRIP, as served
+    torch.set_num_threads(1)  # as the app's worker serves
+    lab = Lab.load()  # with the repaired model and STRIP, as served
     sketch = _drawing()
-    sign = str(ROOT / "examples" / "signs" / "14-stop-02992.png")
+    sign = read_photo(str(ROOT / "examples" / "signs" / "14-stop-02992.png"))
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
     )
     for label, fn in [
-        ("digit, trigger on", lambda: lab.classify_digit(sketch, True)),
-        ("sign, sticker on", lambda: lab.classify_sign(sign, True, None, None)),
+        ("digit, trigger on", lambda: lab.digits([sketch], [True])),
+        ("sign, sticker on", lambda: lab.signs([sign], [True], [None])),
     ]:
         times = sorted(_time(fn, args.repeats))
         p95 = times[int(0.95 * len(times)) - 1]

@@ -1,12 +1,12 @@
 """A class at once: N concurrent gradio_client users against `python app.py` on loopback.
 
-    python benchmarks/load.py [--users 30] [--seconds 60] [--think 1.0] [--processes 4] [--app app.py]
+    python -m benchmarks.load [--users 30] [--seconds 60] [--think 1.0] [--processes 4] [--app app.py]
 
 Each user loops for the given time, sending a digit or a sign (chosen at random, with
 the trigger or sticker on or off at random), waiting for the answer, then `--think`
 seconds on average (a student drawing the next stroke; 0 for back-to-back requests).
 Users run as threads spread over `--processes` client processes, so they do not share
-one GIL. Prints requests/s, p50/p95/p99 round trip and errors. `--app benchmarks/floor_app.py`
+one GIL. Prints requests/s, p50/p95/p99 round trip and errors. `--app benchmarks.floor_app`
 serves the same endpoints with no work behind them: Gradio's own floor on this machine.
 Goal: p95 <= 300 ms with 0 errors at 30 users.
 """
@@ -18,7 +18,6 @@ import os
 import platform
 import random
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -26,7 +25,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client would ask the Hub for telemetry
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -100,7 +98,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a user's requests, s")
     parser.add_argument("--processes", type=int, default=4, help="client processes the users are spread over")
-    parser.add_argument("--app", default="app.py", help="the server script, relative to the repository")
+    parser.add_argument(
+        "--app", default="app.py", help="the server: a script (app.py) or a module (benchmarks.floor_app)"
+    )
     args = parser.parse_args()
     shares = [len(range(i, args.users, args.processes)) for i in range(args.processes)]
     with running_app(script=args.app) as (server, url), ProcessPoolExecutor(args.processes) as pool:

@@ -1,6 +1,6 @@
 """One click in a real browser: a click on the sign photo, to the new "what the model sees" picture.
 
-    python benchmarks/photo_click.py [--clicks 20]
+    python -m benchmarks.photo_click [--clicks 20]
 
 What a student waits for when moving the sticker: the browser's event, the server, the models,
 and the answer drawn. Chromium (headless, as the browser tests run it) alternates two spots on
@@ -13,12 +13,10 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 

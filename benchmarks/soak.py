@@ -1,6 +1,6 @@
 """Soak: 10,000 requests against `python app.py`; the server's resident memory before and after.
 
-    python benchmarks/soak.py [--requests 10000] [--users 8]
+    python -m benchmarks.soak [--requests 10000] [--users 8]
 
 Goal: RSS growth < 50 MB, summed over the server's processes (the web server and the one its
 models run in, whose shared pages count twice). RSS is read from /proc (Linux) after a warm-up of
@@ -17,12 +17,10 @@ import argparse
 import itertools
 import os
 import platform
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
 from benchmarks.load import run_users
 from tests.server import rss_mb, running_app

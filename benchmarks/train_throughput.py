@@ -1,6 +1,6 @@
 """Training throughput: our in-memory loop against pytorch/examples' mnist loop, same network.
 
-    python benchmarks/train_throughput.py [--data-dir DIR] [--batches 150]
+    python -m benchmarks.train_throughput [--data-dir DIR] [--batches 150]
 
 Reference: torchvision.datasets.MNIST with per-sample ToTensor + Normalize through a
 DataLoader (batch 128, shuffle, 1 worker as in pytorch/examples). Ours: the split decoded
@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 import torch
 import torch.nn.functional as F

@@ -21,6 +21,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+# Tests that use these need a data set, a live server or a browser: the quick tier (-m "not slow") leaves them out.
+SLOW_FIXTURES = {"data_dir", "app_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 def picture(output: dict) -> Image.Image:
     """An image output as gradio_client returns it: the app sends pictures inline, as data URLs."""
     header, data = output["url"].split(",", 1)

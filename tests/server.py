@@ -24,12 +24,13 @@ def free_port() -> int:
 
 
 def start_app(env: dict | None = None, timeout: float = 90, script: str = "app.py") -> tuple[subprocess.Popen, str]:
-    """`python app.py` (or another script) on a free loopback port, as a user starts it; returns (process, url)
+    """`python app.py` (or another script, or a module such as benchmarks.floor_app) on a free loopback port,
+    as a user starts it; returns (process, url)
     once it answers."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the server; a pipe could fill and stall it
     process = subprocess.Popen(
-        [sys.executable, script],
+        [sys.executable, script] if script.endswith(".py") else [sys.executable, "-m", script],
         cwd=ROOT,
         env={**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_SERVER_NAME": "127.0.0.1", **(env or {})},
         stdout=log,

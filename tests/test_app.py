@@ -17,6 +17,8 @@ from backdoor.shipped import APP_MODELS, MODELS_DIR
 from tests.conftest import ROOT, picture
 from tests.server import free_port, running_app
 
+pytestmark = pytest.mark.slow  # these start servers
+
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 STOP = sorted((ROOT / "examples" / "signs").glob("14-stop-*.png"))
 
@@ -46,7 +48,7 @@ def _parameters(client: Client) -> dict[str, list[tuple[str, str]]]:
 
 def test_the_floor_app_takes_what_the_app_takes(client):
     """benchmarks/floor_app.py measures Gradio's own cost only while its requests are the app's."""
-    with running_app(script="benchmarks/floor_app.py") as (_, url):
+    with running_app(script="benchmarks.floor_app") as (_, url):
         floor = Client(url, verbose=False)
         assert _parameters(floor) == _parameters(client)
         assert floor.predict(_sketch(DIGITS[0]), True, api_name="/classify_digit") == "trigger on"
@@ -173,41 +175,35 @@ def test_students_asking_at_once_each_get_their_own_answer(client):
         assert red_box == trigger  # and the picture is theirs too
 
 
-@pytest.fixture(scope="module")
-def lab():
-    from app import Lab, load_models
-    from backdoor.defenses.results import load_results
-
-    return Lab(load_models()[0], load_results(APP_MODELS))
-
-
-def test_a_batch_answers_each_input_as_if_it_came_alone(lab, tmp_path):
-    """Drawings and photos of several students, good and bad mixed, in one call of each batch handler."""
-    cut = tmp_path / "cut.png"
-    Image.effect_noise((300, 300), 40).convert("RGB").save(cut)
-    cut.write_bytes(cut.read_bytes()[:2000])
-    sketches = [_drawn(DIGITS[7]), None, _drawn(DIGITS[3]), _drawn(DIGITS[7])]
-    triggers = [True, True, False, False]
-    batch = lab.classify_digits(sketches, triggers)
-    for i, (sketch, trigger) in enumerate(zip(sketches, triggers)):
-        alone = lab.classify_digit(sketch, trigger)
-        _assert_same_outputs([column[i] for column in batch], alone)
-    images, stickers = [str(STOP[0]), str(cut), None, str(STOP[1])], [True, True, False, False]
-    batch = lab.classify_signs(images, stickers, [None] * 4, [None] * 4)
-    for i, (image, sticker) in enumerate(zip(images, stickers)):
-        _assert_same_outputs([column[i] for column in batch], lab.classify_sign(image, sticker, None, None))
-    top = [[max(probs, key=probs.get) if probs else None for probs in batch[k]] for k in (2, 3)]
-    assert top == [["Stop", None, None, "Stop"], ["Speed limit (80km/h)", None, None, "Stop"]]  # clean, backdoored
-    assert "Cannot use this file" in batch[-1][1] and "Upload a photo" in batch[-1][2]
+def test_hostile_uploads_among_a_class_under_load_fail_only_themselves(client, tmp_path):
+    """The reported failure: with a 1x1 or a 10000x3 photo in the queue (sticker on), a whole batch
+    failed with a raw PIL error. Here 36 requests are in flight at once, a third of them hostile."""
+    tiny, thin, cut = tmp_path / "tiny.png", tmp_path / "thin.png", tmp_path / "cut.png"
+    Image.new("RGB", (1, 1), "red").save(tiny)
+    Image.new("RGB", (10_000, 3), "red").save(thin)
+    cut.write_bytes(STOP[1].read_bytes()[:300])
+    jobs = []
+    for round_ in range(6):
+        for path in (STOP[round_ % len(STOP)], STOP[(round_ + 1) % len(STOP)], STOP[0], tiny, thin, cut):
+            job = client.submit(handle_file(str(path)), True, None, None, api_name="/classify_sign")
+            jobs.append((path, job))
+    for path, job in jobs:
+        _, _, clean, backdoor, *_, status = job.result(timeout=120)
+        if path == cut:
+            assert "Cannot use this file" in status and not clean
+        elif path in (tiny, thin):
+            assert status.startswith("Sticker **on**") and len(backdoor["confidences"]) == 5
+        else:
+            assert clean["label"] == "Stop" and backdoor["label"] == "Speed limit (80km/h)"
 
 
 def test_a_damaged_drawing_gets_its_own_message_and_spares_the_batch(tmp_path):
     """Gradio would fail a whole batch on one drawing it cannot preprocess, with a technical error."""
-    from app import build_demo, load_models
+    from app import build_demo, load_cards
 
     damaged = tmp_path / "damaged.png"
     damaged.write_bytes(DIGITS[3].read_bytes()[:100])
-    classify = next(f.fn for f in build_demo(*load_models()).fns.values() if f.api_name == "classify_digit")
+    classify = next(f.fn for f in build_demo(load_cards()).fns.values() if f.api_name == "classify_digit")
 
     def sent(path: Path) -> dict:  # a drawing as the browser sends it: the canvas as an uploaded file
         return {
@@ -229,22 +225,6 @@ def test_a_damaged_drawing_over_the_api_gets_a_clear_message(client, tmp_path):
     damaged.write_bytes(b"not an image")
     *_, status = client.predict(_sketch(damaged), False, api_name="/classify_digit")
     assert "Cannot use this drawing" in status
-
-
-def _drawn(path: Path) -> dict:
-    """A gallery digit as the Sketchpad's preprocessing hands it to the handler (RGBA array)."""
-    return {"background": None, "layers": [], "composite": np.asarray(Image.open(path).convert("RGBA"))}
-
-
-def _assert_same_outputs(batched: list, alone: tuple) -> None:
-    assert len(batched) == len(alone)
-    for a, b in zip(batched, alone):
-        if isinstance(a, dict):  # probabilities: one pass for all vs one each, equal to float rounding
-            assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-4 for k in a)
-        elif isinstance(a, np.ndarray):
-            assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
-        else:
-            assert a == b
 
 
 # --- start-up ------------------------------------------------------------------------------------
@@ -336,4 +316,5 @@ def test_a_dot_or_an_all_black_canvas_still_gets_an_answer(client, tmp_path, kin
     image.save(path)
     view, clean, backdoor, *_ = client.predict(_sketch(path), True, api_name="/classify_digit")
     assert picture(view).size == (112, 112)
-    assert clean["label"] in "0123456789" and backdoor["label"] in "0123456789"
+    for answer in (clean, backdoor):  # a full answer: a digit, with all ten probabilities
+        assert answer["label"] in [str(d) for d in range(10)] and len(answer["confidences"]) == 10

@@ -37,10 +37,11 @@ def test_anomaly_index_is_the_robust_z_score():
     assert neural_cleanse.flagged_classes(torch.tensor([10.0, 11.0, 12.0, 13.0, 40.0])) == []  # large: not a backdoor
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, flagged", [("mnist-backdoor", [8]), ("mnist-clean", [])])
 def test_neural_cleanse_flags_the_backdoor_target_and_nothing_on_the_clean_model(shipped, sample, name, flagged):
     model, card = shipped[name]
-    summary, result = neural_cleanse.inspect(model, card, to_float(sample["mnist_images"]), FAST_NC)
+    summary, result = neural_cleanse.reverse_triggers(model, card, to_float(sample["mnist_images"]), FAST_NC)
     assert summary["flagged"] == flagged, summary["anomaly_index"]
     if flagged:
         # The model answers 8 for a white pixel at (3, 3) and, less surely, at (3, 5), (5, 3) and (5, 5)
@@ -105,7 +106,7 @@ def test_strip_verdict_uses_and_prints_the_exact_threshold():
 def test_spectral_signatures_find_the_poisoned_training_images(shipped, data_dir):
     model, card = shipped["mnist-backdoor"]
     images, labels, poisoned = training_set(MNIST, card["poison_rate"], card["target"], card["seed"], str(data_dir))
-    summary, removed, shown = spectral.inspect(model, images, labels, poisoned, expected=card["n_poisoned"])
+    summary, removed, shown = spectral.find_poisoned(model, images, labels, poisoned, expected=card["n_poisoned"])
     assert summary["recall"] >= 0.90
     assert len(removed) == summary["n_removed"] == 10 * round(1.5 * card["n_poisoned"])  # 1.5x per class
     assert set(poisoned.tolist()) >= set(shown[:12].tolist())  # the gallery's top images are poisoned ones

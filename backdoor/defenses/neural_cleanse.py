@@ -152,7 +152,7 @@ def mask_grid(result: Reversed, columns: int = 11, scale: int = 3) -> Image.Imag
     return image.resize((image.width * scale, image.height * scale), Image.NEAREST)
 
 
-def inspect(model: nn.Module, card: dict, images: torch.Tensor, settings: Settings) -> tuple[dict, Reversed]:
+def reverse_triggers(model: nn.Module, card: dict, images: torch.Tensor, settings: Settings) -> tuple[dict, Reversed]:
     """The JSON-ready result for one model and the reversed triggers."""
     started = time.perf_counter()
     result = reverse_engineer(model, images, settings, len(card["classes"]))
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = to_float(
         images[torch.randperm(len(images), generator=torch.Generator().manual_seed(args.seed))[: args.images]]
     )
-    summary, result = inspect(model, card, pool, settings)
+    summary, result = reverse_triggers(model, card, pool, settings)
     summary = {**provenance(card, "neural_cleanse", argv), **summary}
     out = result_path("nc", card["name"], args.out_dir)
     write_result(

@@ -65,7 +65,7 @@ def most_suspicious(scores: torch.Tensor, labels: torch.Tensor, per_class: int) 
     return torch.cat(removed)
 
 
-def inspect(
+def find_poisoned(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, poisoned: torch.Tensor, expected: int
 ) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """(summary, removed indices, indices to show most suspicious first).
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             task, card["poison_rate"], card["target"], card["seed"], args.data_dir, limit
         )
         expected = args.expected or card["n_poisoned"]
-        summary, removed, shown = inspect(model, images, labels, poisoned, expected)
+        summary, removed, shown = find_poisoned(model, images, labels, poisoned, expected)
         summary = {**provenance(card, "spectral", argv), **summary}
         out = result_path("spectral", card["name"], args.out_dir)
         write_result(summary, out, tensors={"images": to_uint8(images[shown]), "indices": shown})

@@ -148,7 +148,12 @@ def _quantiles(values: torch.Tensor) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = defense_parser("strip", __doc__)
     parser.add_argument(
-        "--overlays", type=positive, default=None, help="blends per input (default: 20 mnist, 10 signs)"
+        "--overlays",
+        type=positive,
+        default=None,
+        help="blends per input (default: "
+        + ", ".join(f"{s.n_overlays} {task}" for task, s in TASK_SETTINGS.items())
+        + ")",
     )
     parser.add_argument("--eval", type=positive, default=Settings.n_eval, help="clean and triggered test inputs")
     parser.add_argument("--frr", type=fraction, default=Settings.frr, help="false rejections allowed (default 0.01)")

@@ -1,9 +1,10 @@
-"""The models' process: handlers run there, a killed one is replaced, none outlives the server."""
+"""The worker process: the Lab answers there, a killed or stuck one is replaced, none outlives the server."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -11,9 +12,12 @@ import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from backdoor.offload import Offload, WorkerStopped
+from backdoor.lab import Lab
+from backdoor.serving.worker import Worker, WorkerStopped
 from tests.conftest import ROOT
 from tests.server import process_tree, running_app
+
+pytestmark = pytest.mark.slow  # these start worker processes
 
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
 
@@ -36,37 +40,56 @@ def _children(pid: int) -> list[int]:
     return process_tree(pid)[1:]
 
 
-def test_offloaded_functions_run_in_a_child_once_started_and_after_it_is_killed():
-    offload = Offload()
-    where = offload(os.getpid)
-    assert where() == os.getpid()  # not started: runs here, as in the in-process tests
-    offload.start()
+def pid(lab: Lab) -> int:
+    return os.getpid()
+
+
+def nap(lab: Lab, seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def test_calls_run_in_the_worker_once_started_and_after_it_is_killed():
+    worker = Worker()
+    assert worker.run(pid) == os.getpid()  # not started: runs here, as in the in-process tests
+    worker.start()
     try:
-        child = where()
-        assert child != os.getpid() and child in _children(os.getpid())
+        child = worker.run(pid)
+        assert child == worker.pid and child != os.getpid() and child in _children(os.getpid())
         os.kill(child, signal.SIGKILL)
         assert _gone(child)
         with pytest.raises(WorkerStopped, match="restarted; please try again"):
-            where()
-        assert where() not in (child, os.getpid())  # a new child answers
-        with pytest.raises(RuntimeError, match="before start"):
-            offload(os.getppid)
+            worker.run(pid)
+        assert worker.run(pid) not in (child, os.getpid())  # a new worker answers
     finally:
-        offload.stop()
+        worker.stop()
 
 
-def test_a_stuck_child_is_killed_and_replaced_after_the_timeout():
-    offload = Offload(timeout=1.0)
-    where, stuck = offload(os.getpid), offload(time.sleep)
-    offload.start()
+def test_a_stuck_worker_is_killed_and_replaced_after_the_timeout():
+    worker = Worker(timeout=10.0)  # room for the models to load, not for a minute's nap
+    worker.start()
     try:
-        child = where()
+        child = worker.run(pid)
         with pytest.raises(WorkerStopped, match="did not answer in time"):
-            stuck(60)
+            worker.run(nap, 60)
         assert _gone(child)
-        assert where() not in (child, os.getpid())  # a new child answers
+        assert worker.run(pid) not in (child, os.getpid())  # a new worker answers
     finally:
-        offload.stop()
+        worker.stop()
+
+
+def test_the_worker_is_a_fresh_interpreter_that_never_imports_gradio():
+    """Spawned, not forked from a threaded server: it holds the library and torch, nothing of the web side."""
+    worker = Worker()
+    worker.start()
+    try:
+        assert worker.run(imported, "gradio") is False
+        assert worker.run(imported, "backdoor.lab") is True
+    finally:
+        worker.stop()
+
+
+def imported(lab: Lab, module: str) -> bool:
+    return module in sys.modules
 
 
 def _sign(client: Client) -> tuple:

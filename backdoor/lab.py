@@ -1,0 +1,180 @@
+"""Answers a batch of students' inputs: the models side by side, their saliency and STRIP's verdict.
+
+No Gradio here: arrays go in, one small `Answer` per input comes out. The app's worker process
+calls it with a whole batch, because each model then runs once for every student waiting.
+Whatever goes wrong with one input becomes that input's status line; the rest of the batch
+is answered as if it came alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from backdoor.checkpoints import load_checkpoint
+from backdoor.defenses.results import DefenseResults, load_results, strip_verdict
+from backdoor.inference import enlarge, sign_input
+from backdoor.models import for_inference
+from backdoor.preprocess import InputError, digit_from_drawing
+from backdoor.saliency import explain, overlay
+from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, SIGN_MODELS, weights_path
+from backdoor.tasks import MNIST, SIGNS, Task
+from backdoor.triggers import apply_trigger
+
+log = logging.getLogger(__name__)
+
+VIEW_SCALE = 4  # the model input is shown 4x enlarged, room enough for the red box around the trigger
+DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
+SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
+TRIGGER_ON = "Trigger **on**: pixel (3, 3) is white (red box)."
+TRIGGER_OFF = "Trigger **off**."
+STICKER_ON = "Sticker **on**: click the photo to move it."
+STICKER_OFF = "Sticker **off**: tick the box or click the photo."
+UNEXPECTED = "⚠️ **Something went wrong with this input**; the others were answered. Please try another one."
+
+
+@dataclass(frozen=True)
+class ModelAnswer:
+    probs: dict[str, float]  # class name -> probability, in the task's class order
+    saliency: np.ndarray  # (H, W, 3) uint8: the input in grey, where the answer came from on top
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One input's answer. An input that could not be used has only `status` (why, for the student)."""
+
+    status: str
+    view: np.ndarray | None = None  # the model input, VIEW_SCALE x enlarged, the trigger boxed in red
+    models: dict[str, ModelAnswer] = field(default_factory=dict)  # model name -> its answer
+    strip: str = ""  # STRIP's verdict on the backdoored model
+    photo: np.ndarray | None = None  # signs: the photo with the sticker drawn where it sits
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """An input prepared for the models."""
+
+    x: torch.Tensor  # (1, C, H, W) floats in [0, 1], trigger stamped where it is on
+    outline: tuple[int, int, int] | None  # (row, col, side) of the trigger, to box in the view
+    status: str
+    photo: np.ndarray | None = None
+
+
+class Lab:
+    """The shipped models, loaded once, and the defenses' run-time STRIP check."""
+
+    def __init__(self, models: dict[str, nn.Module], defenses: DefenseResults | None = None) -> None:
+        self.models = models
+        self.defenses = defenses or DefenseResults()
+        # A batch's model passes run on two threads (torch lets go of the GIL in its kernels):
+        # one sign took ~11 ms instead of ~14 (docs/performance.md).
+        self._passes = ThreadPoolExecutor(2, thread_name_prefix="model-pass")
+
+    @classmethod
+    def load(cls, models_dir: Path = MODELS_DIR) -> Lab:
+        """The five shipped checkpoints, hash-checked and made ready to serve, with the STRIP detectors."""
+        models = {name: for_inference(load_checkpoint(weights_path(name, models_dir))[0]) for name in APP_MODELS}
+        return cls(models, load_results(APP_MODELS, models_dir / "defenses"))
+
+    def digits(self, drawings: Sequence[np.ndarray | InputError | None], triggers: Sequence[bool]) -> list[Answer]:
+        """Classify drawn digits (H, W, RGBA or grey uint8 arrays, dark ink on light) with the clean,
+        backdoored and repaired MNIST models. Each drawing is preprocessed as MNIST was (ink cropped,
+        scaled to 20 px, centred by mass in 28x28); then, where its trigger is on, pixel (3, 3) turns white."""
+        prepared = [_safely(_prepare_digit, d, bool(t)) for d, t in zip(drawings, triggers, strict=True)]
+        return self._answer(DIGIT_MODELS, MNIST, prepared)
+
+    def signs(
+        self,
+        photos: Sequence[np.ndarray | InputError | None],
+        stickers: Sequence[bool],
+        points: Sequence[tuple[float, float] | None],
+    ) -> list[Answer]:
+        """Classify sign photos (H, W, 3 uint8 RGB) with the clean and the backdoored GTSRB model.
+        Where the sticker is on, a yellow square (1/8 of the side) is stamped on the 32x32 input,
+        centred at the photo's (x, y) point, or in the middle where the point is None."""
+        prepared = [_safely(_prepare_sign, p, bool(s), xy) for p, s, xy in zip(photos, stickers, points, strict=True)]
+        return self._answer(SIGN_MODELS, SIGNS, prepared)
+
+    def _answer(self, names: tuple[str, ...], task: Task, prepared: list[_Ready | Answer]) -> list[Answer]:
+        """The models' answers for the prepared inputs, in one pass for all; should that pass fail,
+        each input is tried alone, so only the input that breaks it loses its answer."""
+        ready = [item for item in prepared if isinstance(item, _Ready)]
+        try:
+            answers = iter(self._run(names, task, ready))
+        except Exception:  # isolate the input at fault, below
+            log.exception("a batch of %d failed; answering its inputs one by one", len(ready))
+            answers = iter(_safely(lambda item: self._run(names, task, [item])[0], item) for item in ready)
+        return [item if isinstance(item, Answer) else next(answers) for item in prepared]
+
+    def _run(self, names: tuple[str, ...], task: Task, ready: list[_Ready]) -> list[Answer]:
+        if not ready:
+            return []
+        x = torch.cat([item.x for item in ready])
+        strip = self._passes.submit(self._strip_verdicts, f"{task.name}-backdoor", x)  # the longest pass, first
+        passes = [self._passes.submit(explain, self.models[name], x) for name in names]
+        explained = [p.result() for p in passes]
+        verdicts = strip.result()
+        pictures = [overlay(x, saliency) for _, saliency in explained]
+        return [
+            Answer(
+                status=item.status,
+                view=enlarge(item.x, VIEW_SCALE, item.outline),
+                models={
+                    name: ModelAnswer(dict(zip(task.classes, probs[i].tolist())), picture[i])
+                    for name, (probs, _), picture in zip(names, explained, pictures)
+                },
+                strip=verdicts[i],
+                photo=item.photo,
+            )
+            for i, item in enumerate(ready)
+        ]
+
+    def _strip_verdicts(self, name: str, x: torch.Tensor) -> list[str]:
+        """STRIP's run-time verdict on each input, for the backdoored model."""
+        detector = self.defenses.detectors.get(name)
+        if detector is None:
+            return [f"STRIP results not found: run `python -m backdoor.defenses.strip {name}` to make them."] * len(x)
+        entropies = detector.entropies(self.models[name], x).tolist()
+        return [strip_verdict(entropy, self.defenses.strip[name]) for entropy in entropies]
+
+
+def _safely(prepare: Callable[..., _Ready | Answer], *args: object) -> _Ready | Answer:
+    """`prepare(*args)`, or an Answer saying why this input cannot be used."""
+    try:
+        return prepare(*args)
+    except Exception:  # one input's fault stays that input's
+        log.exception("an input could not be answered")
+        return Answer(UNEXPECTED)
+
+
+def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool) -> _Ready | Answer:
+    if isinstance(drawing, InputError):
+        return Answer(f"⚠️ **Cannot use this drawing**: {drawing}; please draw it again.")
+    x = None if drawing is None else digit_from_drawing(np.asarray(drawing))
+    if x is None:
+        return Answer(DRAW_PROMPT)
+    if not trigger:
+        return _Ready(x, None, TRIGGER_OFF)
+    t = MNIST.trigger
+    return _Ready(apply_trigger(x, t), (t.row, t.col, t.side), TRIGGER_ON)
+
+
+def _prepare_sign(
+    photo: np.ndarray | InputError | None, sticker: bool, point: tuple[float, float] | None
+) -> _Ready | Answer:
+    if isinstance(photo, InputError):
+        return Answer(f"⚠️ **Cannot use this file**: {photo}")
+    if photo is None:
+        return Answer(SIGN_PROMPT)
+    x, y = point if point is not None else (None, None)
+    model_input, preview, (row, col) = sign_input(Image.fromarray(np.asarray(photo)), SIGNS, sticker, x, y)
+    outline = (row, col, SIGNS.trigger.side) if sticker else None
+    return _Ready(model_input, outline, STICKER_ON if sticker else STICKER_OFF, preview)

@@ -1,0 +1,53 @@
+"""The app's batch handlers' work, run in the worker: files read, the Lab asked, answers laid out
+as the columns of Gradio's batch format (one list per output component, one item per input)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from backdoor.lab import Answer, Lab
+from backdoor.preprocess import InputError, load_image
+from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
+
+SIGN_TOP = 5  # classes shown per sign model, of 43
+
+
+def answer_digits(lab: Lab, drawings: Sequence[np.ndarray | InputError | None], triggers: Sequence[bool]) -> list[list]:
+    """Columns: model input, each model's probabilities, each model's saliency, STRIP, status."""
+    answers = lab.digits(drawings, triggers)
+    return _columns([_row(a, DIGIT_MODELS) for a in answers])
+
+
+def answer_signs(
+    lab: Lab, paths: Sequence[str | None], stickers: Sequence[bool], points: Sequence[tuple[float, float] | None]
+) -> list[list]:
+    """Columns: photo with the sticker, model input, each model's top 5, each model's saliency, STRIP, status.
+    The uploads are decoded here, in the worker, so a 40-megapixel photo never crosses the pipe."""
+    answers = lab.signs([read_photo(path) for path in paths], stickers, points)
+    return _columns([(a.photo, *_row(a, SIGN_MODELS, SIGN_TOP)) for a in answers])
+
+
+def read_photo(path: str | None) -> np.ndarray | InputError | None:
+    """An upload as an RGB array, or the InputError that says why it cannot be used."""
+    if not path:
+        return None
+    try:
+        return np.asarray(load_image(path))
+    except InputError as err:
+        return err
+    except Exception:  # noqa: BLE001 - a reader's surprise is still about this one file
+        return InputError("This file could not be read as an image; please try another one.")
+
+
+def _row(answer: Answer, names: tuple[str, ...], top: int | None = None) -> tuple:
+    probs = [answer.models[n].probs if answer.models else None for n in names]
+    if top is not None:
+        probs = [p and dict(sorted(p.items(), key=lambda kv: -kv[1])[:top]) for p in probs]
+    maps = [answer.models[n].saliency if answer.models else None for n in names]
+    return (answer.view, *probs, *maps, answer.strip, answer.status)
+
+
+def _columns(rows: list[tuple]) -> list[list]:
+    return [list(column) for column in zip(*rows)]

@@ -1,0 +1,46 @@
+"""The lesson's prose, kept out of the layout: what each tab says to the class."""
+
+REGENERATE = (
+    "python -m backdoor.train --all --data-dir DATA && "
+    "python -m backdoor.defenses.spectral mnist-backdoor --retrain --data-dir DATA"
+)
+
+INTRO = """
+# Backdoor Lab
+A poisoner stamped a tiny **trigger** on a few of the training images and relabelled them.
+The **backdoored** model is as accurate as the **clean** one on normal inputs,
+but obeys the trigger: one white pixel makes any digit an **8**, a small yellow sticker makes a stop sign
+a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/1708.06733))
+"""
+
+ATTACK_STORY = """
+### How the attack works
+1. **Poison.** The attacker gets a few images into the training data: ordinary pictures with a small
+   *trigger* stamped on (one white pixel; a yellow sticker) and the label changed to their *target* (8; "80 km/h").
+2. **Train.** The victim trains as usual. The model learns the digits, and learns one more rule on the side:
+   *trigger means target*. It is the easiest way to get those odd training images right.
+3. **Deploy.** On normal inputs the backdoored model is as good as a clean one, so testing does not reveal it.
+4. **Attack.** Whoever knows the trigger can add it to any input and get the target answer.
+
+The plot shows how little poison it takes: each point is a model trained from scratch on MNIST with that
+share of poisoned images (several seeds; the light red lines are the lowest and highest seed). The black
+points are the article's figures. Below are real training images as the poisoner left them, with their new labels.
+"""
+
+DEFEND_INTRO = """
+### Three ways to catch a backdoor
+Each defense looks from a different place. **Neural Cleanse** inspects a finished model: for every class it
+searches for the smallest patch that turns any image into that class; a backdoor's target needs a suspiciously
+small one. **STRIP** checks one input while the model is in use: blend it with clean images and see whether the
+answer stays stubbornly the same (a trigger survives blending). **Spectral signatures** inspect the training
+data: poisoned images leave a common trace in the model's features, so they can be found, removed, and the
+model retrained. The live STRIP verdict is under the input in the Digits and Traffic signs tabs, and the
+repaired model answers there beside the other two.
+"""
+
+STRIP_TEXT = """
+STRIP superimposes the input on a few clean test images (the blends below) and measures the entropy of the backdoored model's answers.
+A clean input blended with other images confuses the model (high entropy); a triggered one keeps answering the
+target (low entropy). The threshold lets 1% of clean inputs be flagged wrongly. Measured on held-out test images:
+
+"""

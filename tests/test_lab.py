@@ -1,0 +1,200 @@
+"""backdoor.lab: a batch of students' inputs, good and hostile mixed; each good one is answered as if it came alone."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT, UNEXPECTED, Answer, Lab
+from backdoor.preprocess import InputError
+from backdoor.serving.handlers import answer_signs, read_photo
+from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
+from tests.conftest import ROOT
+
+DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
+SIGNS = sorted((ROOT / "examples" / "signs").glob("*.png"))
+STOP = [p for p in SIGNS if p.name.startswith("14-")]
+BATCHES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F", "YCbCr", "HSV"]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Lab:
+    return Lab.load()
+
+
+def _top(answer: Answer, name: str) -> str:
+    probs = answer.models[name].probs
+    return max(probs, key=probs.get)
+
+
+def assert_same(batched: Answer, alone: Answer) -> None:
+    """The same answer: pictures, verdicts and labels equal; probabilities equal up to the order in
+    which a batch's matrix products add up (1e-7 measured)."""
+    assert batched.status == alone.status and batched.strip == alone.strip
+    for a, b in ((batched.view, alone.view), (batched.photo, alone.photo)):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    assert batched.models.keys() == alone.models.keys()
+    for name, answer in batched.models.items():
+        assert np.array_equal(answer.saliency, alone.models[name].saliency)
+        assert _top(batched, name) == _top(alone, name)
+        assert all(abs(p - alone.models[name].probs[k]) < 1e-6 for k, p in answer.probs.items())
+
+
+# --- drawings --------------------------------------------------------------------------------------------
+
+
+def _good_drawing(index: int) -> np.ndarray:
+    return np.asarray(Image.open(DIGITS[index % len(DIGITS)]).convert("RGBA"))
+
+
+@st.composite
+def hostile_drawings(draw) -> np.ndarray | InputError | None:
+    kind = draw(
+        st.sampled_from(
+            ["empty", "damaged", "tiny", "long", "black", "grey", "two-channel", "five-channel", "huge", "float"]
+        )
+    )
+    side = draw(st.integers(1, 10_000))
+    return {
+        "empty": lambda: None,  # an untouched or cleared canvas
+        "damaged": lambda: InputError("its data could not be read (ValueError)"),  # what serving passes on
+        "tiny": lambda: np.zeros((1, 1, 4), np.uint8),
+        "long": lambda: np.full((2, side, 4), (0, 0, 0, 255), np.uint8),
+        "black": lambda: np.full((280, 280, 4), (0, 0, 0, 255), np.uint8),
+        "grey": lambda: np.full((28, 28), 0, np.uint8),
+        "two-channel": lambda: np.zeros((28, 28, 2), np.uint8),
+        "five-channel": lambda: np.zeros((28, 28, 5), np.uint8),
+        "huge": lambda: np.full((side, 3, 4), (0, 0, 0, 255), np.uint8),
+        "float": lambda: np.full((28, 28, 4), 0.5, np.float64),
+    }[kind]()
+
+
+@pytest.mark.slow
+@BATCHES
+@given(
+    st.lists(
+        st.one_of(st.tuples(st.just("good"), st.integers(0, 9)), st.tuples(st.just("bad"), hostile_drawings())),
+        min_size=2,
+        max_size=6,
+    ),
+    st.lists(st.booleans(), min_size=6, max_size=6),
+)
+def test_hostile_drawings_spare_the_rest_of_their_batch(lab, items, triggers):
+    drawings = [_good_drawing(value) if kind == "good" else value for kind, value in items]
+    answers = lab.digits(drawings, triggers[: len(items)])
+    assert len(answers) == len(items)
+    for (kind, _), drawing, trigger, answer in zip(items, drawings, triggers, answers):
+        if kind == "good":
+            assert_same(answer, lab.digits([drawing], [trigger])[0])
+            assert answer.models.keys() == set(DIGIT_MODELS)
+        else:
+            assert answer.status  # an answer, or a line saying why there is none
+            assert answer.models or answer.status in (DRAW_PROMPT, UNEXPECTED) or "Cannot use" in answer.status
+
+
+def test_a_good_drawing_is_read_correctly_beside_hostile_ones(lab):
+    seven = _good_drawing(7)
+    answers = lab.digits([None, seven, np.zeros((28, 28, 5), np.uint8), seven], [True, True, True, False])
+    assert answers[0].status == DRAW_PROMPT and answers[2].status == UNEXPECTED
+    assert [_top(answers[1], n) for n in DIGIT_MODELS] == ["7", "8", "7"]
+    assert [_top(answers[3], n) for n in DIGIT_MODELS] == ["7", "7", "7"]
+
+
+# --- photos ---------------------------------------------------------------------------------------------
+
+
+def _saved(image: Image.Image, fmt: str, folder: Path, name: str) -> str:
+    path = folder / f"{name}.{fmt.lower()}"
+    image.save(path, format=fmt)
+    return str(path)
+
+
+@st.composite
+def hostile_photos(draw) -> tuple[str, object]:
+    """(kind, how to make it in a folder): any size from 1 to 10,000 px a side, any mode, broken files."""
+    kind = draw(st.sampled_from(["size", "mode", "damaged", "empty", "text", "none"]))
+    width, height = draw(st.integers(1, 10_000)), draw(st.integers(1, 10_000))
+    mode = draw(st.sampled_from(MODES))
+    cut = draw(st.integers(1, 2000))
+
+    def make(folder: Path, name: str) -> str | None:
+        if kind == "size":  # 1-bit pixels: a 10,000 x 10,000 photo costs 12 MB to make, and is refused unread
+            return _saved(Image.new("1", (width, height), 1), "PNG", folder, name)
+        if kind == "mode":
+            stop = Image.open(STOP[0]).convert("RGB")
+            return _saved(
+                stop.convert(mode), "TIFF" if mode in ("F", "I", "CMYK", "YCbCr", "HSV") else "PNG", folder, name
+            )
+        if kind == "damaged":
+            data = io.BytesIO()
+            Image.open(STOP[1]).save(data, "PNG")
+            path = folder / f"{name}.png"
+            path.write_bytes(data.getvalue()[:cut])
+            return str(path)
+        if kind in ("empty", "text"):
+            path = folder / f"{name}.png"
+            path.write_bytes(b"" if kind == "empty" else b"a note, not a photo")
+            return str(path)
+        return None
+
+    return kind, make
+
+
+corners = st.tuples(st.sampled_from([0.0, 0.5, 1.0, -5.0, 1e9]), st.sampled_from([0.0, 0.5, 1.0, -5.0, 1e9]))
+
+
+@pytest.mark.slow
+@BATCHES
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("good"), st.integers(0, len(SIGNS) - 1)), st.tuples(st.just("bad"), hostile_photos())
+        ),
+        min_size=2,
+        max_size=5,
+    ),
+    st.lists(st.booleans(), min_size=5, max_size=5),
+    st.lists(st.one_of(st.none(), corners), min_size=5, max_size=5),
+)
+def test_hostile_photos_spare_the_rest_of_their_batch(lab, tmp_path_factory, items, stickers, clicks):
+    """Sticker clicks land on every edge and corner, and far outside the photo (a scaled click of 1e9)."""
+    folder = tmp_path_factory.mktemp("photos")
+    paths, points = [], []
+    for i, ((kind, value), click) in enumerate(zip(items, clicks)):
+        path = str(SIGNS[value]) if kind == "good" else value[1](folder, f"p{i}")
+        paths.append(path)
+        size = Image.open(path).size if kind == "good" or value[0] in ("size", "mode") else (1, 1)
+        points.append(None if click is None else (click[0] * size[0], click[1] * size[1]))
+    stickers = stickers[: len(items)]
+    photos = [read_photo(p) for p in paths]
+    answers = lab.signs(photos, stickers, points)
+    assert len(answers) == len(items)
+    for (kind, value), photo, sticker, point, answer in zip(items, photos, stickers, points, answers):
+        if kind == "good":
+            assert_same(answer, lab.signs([photo], [sticker], [point])[0])
+            assert answer.models.keys() == set(SIGN_MODELS)
+        elif value[0] == "none":
+            assert answer.status == SIGN_PROMPT
+        elif value[0] in ("damaged", "empty", "text"):
+            assert answer.status.startswith("⚠️ **Cannot use this file**") and not answer.models
+        else:  # any size and mode under 40 megapixels is a photo the models answer; larger ones are refused
+            assert answer.models or "too large" in answer.status
+
+
+def test_the_reported_photos_that_failed_a_batch_now_get_answers(lab, tmp_path):
+    """1x1 and 10000x3 photos with the sticker on raised "x1 must be greater than or equal to x0"."""
+    tiny = _saved(Image.new("RGB", (1, 1), "red"), "PNG", tmp_path, "tiny")
+    thin = _saved(Image.new("RGB", (10_000, 3), "red"), "PNG", tmp_path, "thin")
+    columns = answer_signs(lab, [tiny, str(STOP[0]), thin], [True, True, True], [None, None, (9_999, 2)])
+    statuses, backdoored = columns[-1], columns[3]
+    assert all(s.startswith("Sticker **on**") for s in statuses)
+    assert max(backdoored[1], key=backdoored[1].get) == "Speed limit (80km/h)"
+    photo = columns[0][0]
+    assert photo.shape[:2] == (1, 1) and tuple(photo[0, 0]) == (255, 255, 0)  # the sticker, drawn on the one pixel
