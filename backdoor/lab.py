@@ -158,7 +158,10 @@ def _safely(prepare: Callable[..., _Ready | Answer], *args: object) -> _Ready | 
 def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool) -> _Ready | Answer:
     if isinstance(drawing, InputError):
         return Answer(f"⚠️ **Cannot use this drawing**: {drawing}; please draw it again.")
-    x = None if drawing is None else digit_from_drawing(np.asarray(drawing))
+    try:
+        x = None if drawing is None else digit_from_drawing(np.asarray(drawing))
+    except InputError as err:
+        return Answer(f"✏️ **Cannot read this drawing**: {err}.")
     if x is None:
         return Answer(DRAW_PROMPT)
     if not trigger:

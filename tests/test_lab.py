@@ -16,6 +16,7 @@ from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
 from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
 from tests.conftest import ROOT
+from tests.strokes import drawn_digit
 
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
 SIGNS = sorted((ROOT / "examples" / "signs").glob("*.png"))
@@ -198,3 +199,27 @@ def test_the_reported_photos_that_failed_a_batch_now_get_answers(lab, tmp_path):
     assert max(backdoored[1], key=backdoored[1].get) == "Speed limit (80km/h)"
     photo = columns[0][0]
     assert photo.shape[:2] == (1, 1) and tuple(photo[0, 0]) == (255, 255, 0)  # the sticker, drawn on the one pixel
+
+
+# --- drawings of any size and brush ---------------------------------------------------------------------
+
+
+def test_drawings_of_any_size_and_brush_read_as_mnist_digits_and_never_as_8_untriggered(lab):
+    """Strokes are thinned or thickened to MNIST's width at the final scale; a drawing whose strokes have run
+    into each other (a blob) is refused with a request to draw bigger instead of answered wrongly.
+    Measured: 5 of the 296 answered drawings misread by the clean model, 54 of 350 (and 25 answers of 8)
+    without the normalisation."""
+    answered, wrong = 0, []
+    for fraction in (0.15, 0.2, 0.3, 0.39, 0.5, 0.7, 1.0):  # of the canvas's side; 0.39 is 15% of its area
+        for brush in (6, 12, 18, 24, 30):
+            drawings = [drawn_digit(d, fraction * 280, brush) for d in range(10)]
+            for digit, answer in zip(range(10), lab.digits(drawings, [False] * 10)):
+                if not answer.models:
+                    assert "draw the digit bigger" in answer.status and brush >= 12 and fraction <= 0.39
+                    continue
+                answered += 1
+                tops = [_top(answer, name) for name in DIGIT_MODELS]
+                assert digit == 8 or "8" not in tops, f"a {digit} at {fraction:.0%}, brush {brush}: {tops}"
+                if tops[0] != str(digit):
+                    wrong.append((digit, fraction, brush, tops[0]))
+    assert answered >= 280 and len(wrong) <= 0.03 * answered, wrong
