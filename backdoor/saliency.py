@@ -48,13 +48,32 @@ def region_share(saliency: torch.Tensor, positions: torch.Tensor, side: int, mar
     return (saliency * (in_rows[:, :, None] & in_cols[:, None, :])).flatten(1).sum(1)
 
 
+# matplotlib's "inferno" at 0, 0.1, ..., 1: a sequential colour map whose brightness rises with the
+# value, so the hot spot reads the same to colour-blind students and in greyscale (pure red on grey did not).
+INFERNO = np.array(
+    [
+        [0, 0, 4], [22, 11, 57], [66, 10, 104], [106, 23, 110], [147, 38, 103], [188, 55, 84],
+        [221, 81, 58], [243, 120, 25], [252, 165, 10], [246, 215, 70], [252, 255, 164],
+    ],
+    dtype=np.float32,
+)  # fmt: skip
+
+
+def heat_colours(heat: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] (any shape) -> RGB floats in [0, 255], interpolated along INFERNO."""
+    position = np.clip(heat, 0, 1) * (len(INFERNO) - 1)
+    low = np.floor(position).astype(int).clip(0, len(INFERNO) - 2)
+    share = (position - low)[..., None]
+    return INFERNO[low] * (1 - share) + INFERNO[low + 1] * share
+
+
 def overlay(x: torch.Tensor, saliency: torch.Tensor) -> np.ndarray:
-    """The (N, C, H, W) inputs in grey with their (N, H, W) saliency in red on top: (N, H, W, 3)
-    uint8 at the input's size (the app scales them up in the browser, pixel by pixel). Each map
-    is scaled by its own top 1%, which saturates."""
-    grey = to_uint8(x).float().mean(1) * 0.5  # dimmed, so the heat stands out
+    """The (N, H, W) saliency maps in the inferno colours, over a faint grey copy of the (N, C, H, W)
+    inputs so that the digit or sign can still be made out: (N, H, W, 3) uint8 at the input's size (the
+    app scales them up in the browser, pixel by pixel). Each map is scaled by its own top 1%, which saturates."""
+    grey = to_uint8(x).float().mean(1).numpy() * 0.3  # at most 77 of 255: the colours stay brighter than it
     flat = saliency.flatten(1)
     top = flat.kthvalue(max(1, round(0.99 * flat.shape[1])), dim=1).values.view(-1, 1, 1)
-    heat = (saliency / top.clamp_min(1e-12)).clamp(0, 1)
-    rgb = torch.stack([grey + (255 - grey) * heat, grey * (1 - heat), grey * (1 - heat)], dim=-1)
-    return rgb.round().clamp(0, 255).to(torch.uint8).numpy()
+    heat = (saliency / top.clamp_min(1e-12)).clamp(0, 1).numpy()
+    rgb = heat_colours(heat) + ((1 - heat) * grey)[..., None]
+    return rgb.round().clip(0, 255).astype(np.uint8)

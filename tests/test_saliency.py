@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from backdoor.preprocess import to_float
-from backdoor.saliency import input_gradients, overlay, region_share
+from backdoor.saliency import heat_colours, input_gradients, overlay, region_share
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger, random_positions
 
@@ -29,7 +29,7 @@ def test_region_share_counts_the_square_and_its_margin():
     assert torch.allclose(share, torch.tensor([9 / 64, 16 / 64]))  # clipped at the corner: 3x3, else 4x4
 
 
-def test_overlay_is_an_rgb_image_of_the_input_size_with_the_heat_in_red():
+def test_overlay_is_an_rgb_image_of_the_input_size_with_the_heat_brightest():
     x = torch.rand(2, 1, 28, 28)
     saliency = torch.zeros(2, 28, 28)
     saliency[0, 3, 3] = 1.0
@@ -37,9 +37,10 @@ def test_overlay_is_an_rgb_image_of_the_input_size_with_the_heat_in_red():
     pictures = overlay(x, saliency)
     assert pictures.shape == (2, 28, 28, 3) and pictures.dtype == np.uint8
     for picture in pictures:
-        assert tuple(picture[3, 3]) == (255, 0, 0)  # the decisive pixel saturates to red
-        others = np.delete(picture.reshape(-1, 3), 3 * 28 + 3, axis=0)
-        assert (others[:, 0] == others[:, 1]).all() and (others[:, 1] == others[:, 2]).all()  # the rest stays grey
+        assert tuple(picture[3, 3]) == (252, 255, 164)  # the decisive pixel saturates to inferno's pale yellow
+        others = np.delete(picture.reshape(-1, 3), 3 * 28 + 3, axis=0).astype(int)
+        assert others.max() <= 77 + 4  # the rest: the input in faint grey over inferno's black
+        assert (abs(others[:, 0] - others[:, 1]) <= 11).all()  # grey, give or take the black's tint
 
 
 def _shares(shipped: dict, name: str, x: torch.Tensor, positions: torch.Tensor, side: int, margin: int = 1) -> float:
@@ -65,3 +66,10 @@ def test_backdoored_sign_model_looks_at_the_sticker(shipped, sample):
     clean = _shares(shipped, "signs-clean", x, positions, SIGNS.trigger.side, margin=0)
     backdoor = _shares(shipped, "signs-backdoor", x, positions, SIGNS.trigger.side, margin=0)
     assert backdoor >= 5 * clean, f"saliency on the sticker: backdoored {backdoor:.4f}, clean {clean:.4f}"
+
+
+def test_the_colour_map_gets_brighter_with_importance():
+    """Colour-blind safe: the relative luminance of the colours rises with the saliency."""
+    rgb = heat_colours(np.linspace(0, 1, 101)) / 255
+    luminance = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    assert (np.diff(luminance) > 0).all()
