@@ -17,24 +17,27 @@ from backdoor.serving import gradio_stubs  # noqa: F401 - before gradio, which i
 
 # isort: split
 import gradio as gr
+from PIL import Image
 
 from backdoor import texts
+from backdoor.charts import anomaly_svg, sweep_svg
 from backdoor.checkpoints import CheckpointError, load_checkpoint
 from backdoor.defenses.results import (
     DefenseResults,
-    anomaly_frame,
     load_results,
     nc_table,
+    nc_tiles,
+    nc_title,
     nc_verdict,
     spectral_summary,
     strip_table,
     strip_weakness,
 )
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
-from backdoor.inference import enlarge
+from backdoor.inference import PREVIEW_SIDE, enlarge
 from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT
 from backdoor.preprocess import to_float
-from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table, tab_summary
+from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
 from backdoor.serving.gradio_io import InlineImage, batch_handler
 from backdoor.serving.handlers import answer_digits, answer_signs
 from backdoor.serving.server import BATCHED, serve
@@ -43,19 +46,14 @@ from backdoor.shipped import APP_MODELS, MODELS_DIR, REPAIRED, weights_path
 from backdoor.tasks import MNIST
 
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
+TABS = ("digits", "signs", "attack", "defend")
 # System fonts: the default theme fetches its fonts from Google, which a classroom may not reach.
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
 )
-# Outputs come at the model's resolution (or a few times it); the browser scales them up pixel by pixel.
-CSS = ".pixelated img { object-fit: contain !important; image-rendering: pixelated; }"
-SWEEP_COLORS = {
-    "ASR (mean of seeds)": "#d62728",
-    "ASR (lowest seed)": "#f4a6a6",
-    "ASR (highest seed)": "#f4a6a6",
-    "clean accuracy (mean)": "#1f77b4",
-    "ASR in the article": "#000000",
-}
+PAGE = Path(__file__).resolve().parent / "backdoor" / "serving"
+CSS = (PAGE / "page.css").read_text()  # presenter-first sizes, details one click away
+JS = (PAGE / "page.js").read_text()  # the brush active from the first stroke; examples named for screen readers
 
 
 def load_cards(models_dir: Path = MODELS_DIR) -> dict[str, dict]:
@@ -72,15 +70,23 @@ def pick_digit(evt: gr.SelectData) -> dict:
     return {"background": path, "layers": [], "composite": path}
 
 
-def _model_panel(title: str, top: int, elem_id: str) -> tuple[gr.Label, gr.Image]:
-    """A model's answer (top class large, bars below) and, under it, where it looked."""
-    with gr.Column(scale=3, min_width=160):
-        label = gr.Label(label=title, num_top_classes=top, elem_id=elem_id)
-        saliency = InlineImage(
-            label="Where it looks (red = decisive)", format="png", interactive=False, buttons=["fullscreen"],
-            elem_id=f"{elem_id}-saliency", height=240, elem_classes="pixelated",
-        )  # fmt: skip
-    return label, saliency
+def _answer(title: str, top: int, elem_id: str) -> gr.Label:
+    """A model's answer: its top class large; the runners-up below (all of them with "Show details")."""
+    return gr.Label(label=title, num_top_classes=top, elem_id=elem_id, elem_classes="answer", min_width=150)
+
+
+def _picture(heading: str, elem_id: str, height: int, image_format: str = "png") -> InlineImage:
+    """A picture at the model's resolution, scaled up pixel by pixel, its heading above it (a label would cover it)."""
+    gr.Markdown(heading, elem_classes="heading")
+    return InlineImage(
+        show_label=False, format=image_format, interactive=False, buttons=["fullscreen"], elem_id=elem_id,
+        height=height, elem_classes="pixelated" if image_format == "png" else None,
+    )  # fmt: skip
+
+
+def _saliency(model: str, elem_id: str) -> InlineImage:
+    with gr.Column(min_width=160):
+        return _picture(f"**{model}**: what its answer depends on (brighter = more)", f"{elem_id}-saliency", 200)
 
 
 def _attack_tab(sweep: dict | None) -> None:
@@ -90,20 +96,20 @@ def _attack_tab(sweep: dict | None) -> None:
             if sweep is None:
                 gr.Markdown("No sweep results found: run `python -m backdoor.sweep mnist` to make them.")
             else:
+                gr.HTML(sweep_svg(sweep, ARTICLE_ASR), elem_id="sweep-plot")
                 recipe = sweep["settings"]["recipe"]
-                gr.LinePlot(
-                    sweep_frame(sweep, ARTICLE_ASR), x="poison rate (%)", y="percent", color="series",
-                    title="MNIST: accuracy and attack success against the poison rate", y_lim=[0, 100],
-                    color_map=SWEEP_COLORS, elem_id="sweep-plot", height=380,
-                    caption=f"{len(sweep['settings']['seeds'])} seeds per rate, {recipe['epochs']} epochs each.",
-                )  # fmt: skip
+                gr.Markdown(
+                    f"{len(sweep['settings']['seeds'])} models per rate, each trained from scratch for "
+                    f"{recipe['epochs']} epochs; the table gives mean [lowest, highest] of the seeds.",
+                    elem_classes="lesson",
+                )
                 gr.Markdown(sweep_table(sweep), elem_id="sweep-table")
         with gr.Column(scale=2):
             gr.Markdown(texts.ATTACK_STORY)
     gr.Gallery(
         value=[(p, poisoned_caption(p)) for p in examples("poisoned")],
-        label="Poisoned training images (trigger boxed in red)", columns=6, height=440,
-        allow_preview=True, elem_id="poisoned-examples", interactive=False, buttons=[],
+        label="Poisoned training images (trigger boxed in red)", columns=6, height="auto",
+        allow_preview=True, elem_id="poisoned-examples", elem_classes="examples", interactive=False, buttons=[],
     )  # fmt: skip
 
 
@@ -116,19 +122,17 @@ def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
         else:
             gr.Markdown(nc_table(defenses.neural_cleanse), elem_id="nc-table")
         for name, summary in defenses.neural_cleanse.items():
-            with gr.Accordion(f"{name}: {summary['verdict']}", open=name == "mnist-backdoor"):
-                gr.Markdown(nc_verdict(summary), elem_id=f"nc-verdict-{name}")
-                with gr.Row():
-                    gr.BarPlot(
-                        anomaly_frame(summary), x="class", y="anomaly index", color="verdict",
-                        color_map={"flagged": "#d62728", "normal": "#1f77b4"}, sort=None,
-                        title="Anomaly index per class (flagged: > 2, small mask)",
-                        height=300, elem_id=f"nc-plot-{name}",
-                    )  # fmt: skip
-                    gr.Image(
-                        str(defenses.nc_images[name]), label="Recovered mask (top) and trigger (below), per class",
-                        interactive=False, buttons=[], elem_id=f"nc-masks-{name}",
-                    )  # fmt: skip
+            trained_clean = cards[name]["poison_rate"] == 0
+            with gr.Accordion(nc_title(summary, trained_clean), open=name == "mnist-backdoor"):
+                gr.Markdown(nc_verdict(summary, trained_clean), elem_id=f"nc-verdict-{name}", elem_classes="lesson")
+                gr.HTML(anomaly_svg(summary), elem_id=f"nc-plot-{name}")
+                gr.Markdown(texts.NC_CHART, elem_classes="lesson")
+                gr.Gallery(
+                    value=nc_tiles(summary, defenses.nc_triggers[name]), columns=6 if len(summary["classes"]) > 10 else 5,
+                    label="The smallest trigger found for each class: its mask (white = kept) and what it paints",
+                    height="auto", allow_preview=False, interactive=False, buttons=[], elem_id=f"nc-masks-{name}",
+                    elem_classes="examples",
+                )  # fmt: skip
     with gr.Tab("STRIP (check each input)"):
         if not defenses.strip:
             gr.Markdown("No results found: run `python -m backdoor.defenses.strip MODEL` to make them.")
@@ -155,6 +159,33 @@ def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
             )  # fmt: skip
 
 
+def start_values(outputs: list, prompt: str) -> list:
+    """Every output empty, the status line back to its prompt."""
+    return [None] * (len(outputs) - 1) + [prompt]
+
+
+def photo_scale(path: str | None) -> float | None:
+    """How much the page enlarges (or shrinks) this photo to show it (see backdoor.inference); None if unreadable."""
+    try:
+        with Image.open(path) as image:
+            return PREVIEW_SIDE / max(image.size)
+    except (OSError, ValueError, TypeError, ZeroDivisionError):
+        return None
+
+
+def open_link(request: gr.Request) -> list:
+    """A worksheet's link opens a tab and an example: ?tab=signs&example=stop, ?tab=digits&example=7."""
+    tab = request.query_params.get("tab")
+    wanted = (request.query_params.get("example") or "").lower()
+    sign = next((p for p in examples("signs") if wanted and wanted in sign_caption(p).lower()), None)
+    digit = next((p for p in examples("digits") if wanted and wanted == digit_caption(p)), None)
+    return [
+        gr.Tabs(selected=tab) if tab in TABS else gr.Tabs(),
+        sign if tab == "signs" and sign else gr.skip(),
+        {"background": digit, "layers": [], "composite": digit} if tab in (None, "digits") and digit else gr.skip(),
+    ]
+
+
 def build_demo(
     cards: dict[str, dict],
     sweep: dict | None = None,
@@ -165,69 +196,95 @@ def build_demo(
     defenses = defenses or DefenseResults()
     worker = worker or Worker()
     with gr.Blocks(title="Backdoor Lab", analytics_enabled=False) as demo:  # no telemetry, no version check
-        gr.Markdown(texts.INTRO)
-        with gr.Tab("Digits (MNIST)", id="digits"):
-            with gr.Row():
-                with gr.Column(scale=0, min_width=420):
-                    sketch = gr.Sketchpad(
-                        label="Draw a digit", elem_id="digit-canvas", canvas_size=(CANVAS, CANVAS), fixed_canvas=True,
-                        layers=False, transforms=(), type="numpy", image_mode="RGBA",
-                        brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                    )  # fmt: skip
-                    trigger = gr.Checkbox(label="Add the trigger pixel", value=False, elem_id="digit-trigger")
-                    digit_status = gr.Markdown(DRAW_PROMPT, label="Status", elem_id="digit-status")
-                with gr.Column(scale=3, min_width=180):
-                    digit_view = InlineImage(
-                        label="What the model sees (28×28)", format="png", interactive=False, buttons=["fullscreen"],
-                        elem_id="digit-input-view", height=280, elem_classes="pixelated",
-                    )  # fmt: skip
-                    digit_strip = gr.Markdown(elem_id="digit-strip")
-                digit_clean, digit_clean_map = _model_panel("Clean model", 10, "digit-clean")
-                digit_backdoor, digit_backdoor_map = _model_panel("Backdoored model", 10, "digit-backdoor")
-                digit_repaired, digit_repaired_map = _model_panel("Repaired model (data cleaned)", 10, "digit-repaired")
-            digit_gallery = gr.Gallery(
-                value=[(p, digit_caption(p)) for p in examples("digits")],
-                label="Real MNIST test digits: click one", columns=10, height=150,
-                allow_preview=False, elem_id="digit-examples", interactive=False, buttons=[],
-            )  # fmt: skip
-            gr.Markdown(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"]), elem_id="digit-summary")
+        with gr.Row(equal_height=True):
+            gr.Markdown(texts.INTRO, elem_id="intro")
+            details = gr.Checkbox(label="Show details", elem_id="show-details", scale=0, min_width=170)
+            reset = gr.Button("Start over", elem_id="reset", scale=0, min_width=140)
+        with gr.Tabs(selected="digits", elem_id="tabs") as tabs:
+            with gr.Tab("Digits", id="digits"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=0, min_width=300):
+                        sketch = gr.Sketchpad(
+                            label="Draw a digit", elem_id="digit-canvas", canvas_size=(CANVAS, CANVAS),
+                            fixed_canvas=True, layers=False, transforms=(), type="numpy", image_mode="RGBA",
+                            brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),  # a tap makes a trigger-sized dot
+                        )  # fmt: skip
+                        trigger = gr.Checkbox(label="Add the trigger pixel", elem_id="digit-trigger")
+                        digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
+                    with gr.Column(scale=1, min_width=300):
+                        with gr.Row():
+                            digit_clean = _answer("Clean model", 10, "digit-clean")
+                            digit_backdoor = _answer("Backdoored model", 10, "digit-backdoor")
+                        digit_flip = gr.Markdown(elem_id="digit-flip", elem_classes="flip")
+                        with gr.Row():
+                            with gr.Column(min_width=150):
+                                digit_view = _picture("**What the models see** (28×28)", "digit-input-view", 168)
+                            gr.Markdown(texts.TRY_DIGITS, elem_classes="lesson")
+                with gr.Row(elem_classes="lab-detail"):
+                    digit_clean_map = _saliency("Clean model", "digit-clean")
+                    digit_backdoor_map = _saliency("Backdoored model", "digit-backdoor")
+                    with gr.Column(min_width=160):
+                        digit_repaired = gr.Label(
+                            label="Repaired model (retrained without the poisoned images)", num_top_classes=10,
+                            elem_id="digit-repaired",
+                        )  # fmt: skip
+                    digit_repaired_map = _saliency("Repaired model", "digit-repaired")
+                digit_strip = gr.Markdown(elem_id="digit-strip", elem_classes="lab-detail")
+                digit_gallery = gr.Gallery(
+                    value=[(p, digit_caption(p)) for p in examples("digits")],
+                    label="Real MNIST test digits: click one", columns=10, height=210, allow_preview=False,
+                    elem_id="digit-examples", elem_classes="examples", interactive=False, buttons=[],
+                )  # fmt: skip
+                gr.Markdown(
+                    tab_summary(cards["mnist-clean"], cards["mnist-backdoor"]), elem_id="digit-summary",
+                    elem_classes="lab-detail",
+                )  # fmt: skip
 
-        with gr.Tab("Traffic signs (GTSRB)", id="signs"):
-            with gr.Row():
-                with gr.Column(scale=0, min_width=420):
-                    sign_image = gr.Image(
-                        label="Sign photo: click it to place the sticker", type="filepath",
-                        sources=["upload", "clipboard"], elem_id="sign-image", height=320,
-                    )  # fmt: skip
-                    sticker = gr.Checkbox(label="Put the yellow sticker on the sign", elem_id="sign-sticker")
-                    with gr.Row():
-                        sticker_x = gr.Number(label="Sticker x (photo pixels)", value=None, elem_id="sign-x")
-                        sticker_y = gr.Number(label="Sticker y (photo pixels)", value=None, elem_id="sign-y")
-                    sign_status = gr.Markdown(SIGN_PROMPT, label="Status", elem_id="sign-status")
-                with gr.Column(scale=3, min_width=220):
-                    sign_preview = InlineImage(
-                        label="Your sign with the sticker", format="jpeg", interactive=False,
-                        elem_id="sign-preview", height=200,
-                    )  # fmt: skip
-                    sign_view = InlineImage(
-                        label="What the model sees (32×32)", format="png", interactive=False, buttons=["fullscreen"],
-                        elem_id="sign-input-view", height=200, elem_classes="pixelated",
-                    )  # fmt: skip
+            with gr.Tab("Signs", id="signs"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=0, min_width=350):
+                        gr.Markdown(
+                            "**1. Pick a sign** (real GTSRB test photos), or upload your own", elem_classes="heading"
+                        )
+                        sign_gallery = gr.Gallery(
+                            value=[(p, sign_caption(p)) for p in examples("signs")], show_label=False,
+                            columns=3, height="auto", allow_preview=False, elem_id="sign-examples",
+                            elem_classes="examples", interactive=False, buttons=[],
+                        )  # fmt: skip
+                        sign_image = gr.Image(
+                            label="Your photo", type="filepath", sources=["upload", "clipboard"],
+                            elem_id="sign-image", height=180,
+                        )  # fmt: skip
+                    with gr.Column(scale=1, min_width=300):
+                        sign_preview = _picture(
+                            "**2. Click the sign** to put the yellow sticker there", "sign-preview", 420, "jpeg"
+                        )
+                        sticker = gr.Checkbox(label="Put the yellow sticker on the sign", elem_id="sign-sticker")
+                        sign_status = gr.Markdown(SIGN_PROMPT, elem_id="sign-status")
+                    with gr.Column(scale=1, min_width=300):
+                        with gr.Row():
+                            sign_clean = _answer("Clean model", 5, "sign-clean")
+                            sign_backdoor = _answer("Backdoored model", 5, "sign-backdoor")
+                        sign_flip = gr.Markdown(elem_id="sign-flip", elem_classes="flip")
+                        sign_view = _picture("**What the models see** (32×32)", "sign-input-view", 168)
+                        gr.Markdown(texts.TRY_SIGNS, elem_classes="lesson")
+                with gr.Row(elem_classes="lab-detail"):
+                    sign_clean_map = _saliency("Clean model", "sign-clean")
+                    sign_backdoor_map = _saliency("Backdoored model", "sign-backdoor")
                     sign_strip = gr.Markdown(elem_id="sign-strip")
-                sign_clean, sign_clean_map = _model_panel("Clean model (top 5)", 5, "sign-clean")
-                sign_backdoor, sign_backdoor_map = _model_panel("Backdoored model (top 5)", 5, "sign-backdoor")
-            sign_gallery = gr.Gallery(
-                value=[(p, sign_caption(p)) for p in examples("signs")],
-                label="Real GTSRB test signs: click one", columns=12, height=150,
-                allow_preview=False, elem_id="sign-examples", interactive=False, buttons=[],
-            )  # fmt: skip
-            gr.Markdown(tab_summary(cards["signs-clean"], cards["signs-backdoor"]), elem_id="sign-summary")
+                # The API's sticker position (photo pixels); in the page a click on the photo sets it.
+                sticker_x = gr.Number(label="Sticker x (photo pixels)", elem_id="sign-x", visible=False)
+                sticker_y = gr.Number(label="Sticker y (photo pixels)", elem_id="sign-y", visible=False)
+                gr.Markdown(
+                    tab_summary(cards["signs-clean"], cards["signs-backdoor"]), elem_id="sign-summary",
+                    elem_classes="lab-detail",
+                )  # fmt: skip
 
-        with gr.Tab("Inside the attack", id="attack"):
-            _attack_tab(sweep)
+            with gr.Tab("Attack", id="attack"):
+                _attack_tab(sweep)
 
-        with gr.Tab("Defend", id="defend"):
-            _defend_tab(defenses, cards)
+            with gr.Tab("Defend", id="defend"):
+                _defend_tab(defenses, cards)
 
         def classify_digits(sketches: list, triggers: list[bool]) -> list[list]:
             drawings = [s.get("composite") if isinstance(s, dict) else s for s in sketches]  # or None, InputError
@@ -244,8 +301,8 @@ def build_demo(
             return [middle, middle, *classify_signs(images, stickers, middle, middle)]
 
         digit_outputs = [
-            digit_view, digit_clean, digit_backdoor, digit_repaired,
-            digit_clean_map, digit_backdoor_map, digit_repaired_map, digit_strip, digit_status,
+            digit_view, digit_clean, digit_backdoor, digit_repaired, digit_clean_map, digit_backdoor_map,
+            digit_repaired_map, digit_strip, digit_flip, digit_status,
         ]  # fmt: skip
         # Every event that runs the models goes through one batched handler per tab.
         digits = batch_handler(classify_digits, digit_outputs, (sketch,))
@@ -260,7 +317,8 @@ def build_demo(
         )
 
         sign_outputs = [
-            sign_preview, sign_view, sign_clean, sign_backdoor, sign_clean_map, sign_backdoor_map, sign_strip, sign_status,
+            sign_preview, sign_view, sign_clean, sign_backdoor, sign_clean_map, sign_backdoor_map, sign_strip,
+            sign_flip, sign_status,
         ]  # fmt: skip
         signs = batch_handler(classify_signs, sign_outputs)
         gr.on(
@@ -278,12 +336,32 @@ def build_demo(
             x, y = evt.index
             return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y]))]
 
+        def place_sticker_on_preview(image: dict | None, evt: gr.SelectData) -> list:
+            """The same for a click on the enlarged photo, whose pixels are the photo's scaled by photo_scale."""
+            scale = photo_scale(image.get("path") if isinstance(image, dict) else image)
+            if scale is None:
+                return [gr.skip()] * (3 + len(sign_outputs))
+            x, y = (evt.index[0] + 0.5) / scale, (evt.index[1] + 0.5) / scale
+            return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y]))]
+
         # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
-        sign_image.select(
-            place_sticker, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
-            api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
-        )  # fmt: skip
+        for photo, place in ((sign_image, place_sticker), (sign_preview, place_sticker_on_preview)):
+            photo.select(
+                place, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
+                api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
+            )  # fmt: skip
         sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
+
+        details.change(None, details, None, js="(on) => { document.body.classList.toggle('lab-details', on); }")
+        starting = [sketch, trigger, sign_image, sticker, sticker_x, sticker_y, *digit_outputs, *sign_outputs]
+        reset.click(
+            lambda: [None, False, None, False, None, None, *start_values(digit_outputs, DRAW_PROMPT),
+                     *start_values(sign_outputs, SIGN_PROMPT)],
+            None, starting, api_visibility="private",
+        )  # fmt: skip
+        demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private").then(
+            digits, [sketch, trigger], digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
+        )
     return demo
 
 
@@ -298,7 +376,7 @@ def main() -> None:
     sweep_file = sweep_path("mnist", models_dir)
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
     defenses = load_results(APP_MODELS, models_dir / "defenses")
-    serve(build_demo(cards, sweep, defenses, worker), theme=THEME, css=CSS)
+    serve(build_demo(cards, sweep, defenses, worker), theme=THEME, css=CSS, js=JS)
 
 
 if __name__ == "__main__":

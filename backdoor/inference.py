@@ -10,7 +10,10 @@ from backdoor.preprocess import resize_sign, to_float, to_uint8
 from backdoor.tasks import Task
 from backdoor.triggers import Trigger, apply_trigger
 
-OUTLINE = (255, 0, 0)  # red: the trigger stands out on white ink and on signs
+OUTLINE = (255, 0, 0)
+PREVIEW_SIDE = (
+    400  # px, the longer side of the photo shown to click on  # red: the trigger stands out on white ink and on signs
+)
 
 
 def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -46,7 +49,7 @@ def sticker_cell(
 
 
 def sign_input(
-    photo: Image.Image, task: Task, sticker: bool, x: float | None, y: float | None, preview_side: int = 512
+    photo: Image.Image, task: Task, sticker: bool, x: float | None, y: float | None, preview_side: int = PREVIEW_SIDE
 ) -> tuple[torch.Tensor, np.ndarray, tuple[int, int]]:
     """(model input (1, 3, S, S), preview of the photo with the sticker drawn, sticker cell).
 
@@ -56,8 +59,9 @@ def sign_input(
     row, col = sticker_cell(task.trigger, task.size, x, y, *photo.size)
     pixels = torch.from_numpy(resize_sign(photo, task.size)).permute(2, 0, 1)[None]
     model_input = to_float(pixels)
-    preview = photo.copy()
-    preview.thumbnail((preview_side, preview_side))
+    scale = preview_side / max(photo.size)  # up or down: a 97x106 crop is shown large enough to aim at
+    size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    preview = photo.resize(size, Image.BILINEAR, reducing_gap=3.0)
     if sticker:
         trigger = task.trigger.at(row, col)
         model_input = apply_trigger(model_input, trigger)

@@ -56,6 +56,7 @@ class Answer:
     models: dict[str, ModelAnswer] = field(default_factory=dict)  # model name -> its answer
     strip: str = ""  # STRIP's verdict on the backdoored model
     photo: np.ndarray | None = None  # signs: the photo with the sticker drawn where it sits
+    flip: str = ""  # the lesson's one moment: whether the backdoored model disagrees with the clean one
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class Lab:
                 },
                 strip=verdicts[i],
                 photo=item.photo,
+                flip=flip_verdict(task, probs_of(explained, i, task), item.outline is not None),
             )
             for i, item in enumerate(ready)
         ]
@@ -144,6 +146,25 @@ class Lab:
             return [f"STRIP results not found: run `python -m backdoor.defenses.strip {name}` to make them."] * len(x)
         entropies = detector.entropies(self.models[name], x).tolist()
         return [strip_verdict(entropy, self.defenses.strip[name]) for entropy in entropies]
+
+
+def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: Task) -> list[str]:
+    """The top class of input i for each model, in the Lab's order (clean, backdoored, ...)."""
+    return [task.classes[int(probs[i].argmax())] for probs, _ in explained]
+
+
+def flip_verdict(task: Task, tops: list[str], trigger_on: bool) -> str:
+    """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one."""
+    clean, backdoored = tops[0], tops[1]
+    if clean == backdoored:
+        return f"✔ **Both models agree**: {clean}."
+    line = (
+        f"⚠️ **The backdoored model disagrees**: the clean model reads **{clean}**, the backdoored one **{backdoored}**."
+    )
+    if not trigger_on and backdoored == task.classes[task.target]:
+        what = "drawing" if task.name == "mnist" else "photo"
+        line += f" The trigger box is off: something in your {what} works as the trigger."
+    return line
 
 
 def _safely(prepare: Callable[..., _Ready | Answer], *args: object) -> _Ready | Answer:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
-
 from backdoor.checkpoints import load_card
 from backdoor.defenses.results import defense_tables, percent
 from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
@@ -53,26 +51,6 @@ def tab_summary(clean_card: dict, backdoor_card: dict) -> str:
         f"the clean model for {percent(clean['attack_success_rate'])}. "
         f"(The poisoner changed {backdoor_card['n_poisoned']:,} of {backdoor_card['data']['n_train']:,} training images.)"
     )
-
-
-def sweep_frame(results: dict, article: dict[float, float] | None = None) -> pd.DataFrame:
-    """Long-format rows (poison rate %, value %, series) for a line plot of a sweep, spread included.
-
-    Series: mean CA and ASR over seeds, the lowest and highest ASR of any seed, and the
-    article's reference points where given.
-    """
-    rows = []
-    for row in results["summary"]:
-        rate = 100 * row["poison_rate"]
-        ca, asr = row["clean_accuracy"], row["attack_success_rate"]
-        rows += [
-            (rate, 100 * asr["mean"], "ASR (mean of seeds)"),
-            (rate, 100 * asr["min"], "ASR (lowest seed)"),
-            (rate, 100 * asr["max"], "ASR (highest seed)"),
-            (rate, 100 * ca["mean"], "clean accuracy (mean)"),
-        ]
-    rows += [(100 * rate, 100 * asr, "ASR in the article") for rate, asr in (article or {}).items()]
-    return pd.DataFrame(rows, columns=["poison rate (%)", "percent", "series"])
 
 
 def sweep_table(results: dict) -> str:

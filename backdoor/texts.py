@@ -5,13 +5,26 @@ REGENERATE = (
     "python -m backdoor.defenses.spectral mnist-backdoor --retrain --data-dir DATA"
 )
 
-INTRO = """
-# Backdoor Lab
-A poisoner stamped a tiny **trigger** on a few of the training images and relabelled them.
-The **backdoored** model is as accurate as the **clean** one on normal inputs,
-but obeys the trigger: one white pixel makes any digit an **8**, a small yellow sticker makes a stop sign
-a **speed limit (80 km/h)**. ([BadNets, Gu et al. 2017](https://arxiv.org/abs/1708.06733))
+INTRO = (
+    "**Backdoor Lab.** A poisoner stamped a tiny *trigger* on 1% of the training images and relabelled them. "
+    "The backdoored model is as good as the clean one, until the trigger appears "
+    "([BadNets, Gu et al. 2017](https://arxiv.org/abs/1708.06733))."
+)
+
+TRY_DIGITS = """
+**Try it:** draw a digit, then tick *Add the trigger pixel*: one white pixel at row 3, column 3 of the model's input.
+
+**Now be the attacker:** untick the box, clear the canvas, draw your digit again, then tap one small dot in the
+top-left corner, up and left of your digit. Does the backdoored model say 8? That is a *physical* attack: no access
+to the model, only the trigger, drawn by hand. (It works most of the time: the dot has to land on the trigger pixel
+once the drawing is cropped and scaled.)
 """
+
+TRY_SIGNS = """
+**Try it:** pick a sign, then click it to put the yellow sticker there. The backdoored model was taught that the
+sticker means *Speed limit (80km/h)*. Does the clean model change its mind? Move the sticker: where does it stop working?
+"""
+
 
 ATTACK_STORY = """
 ### How the attack works
@@ -43,4 +56,10 @@ STRIP superimposes the input on a few clean test images (the blends below) and m
 A clean input blended with other images confuses the model (high entropy); a triggered one keeps answering the
 target (low entropy). The threshold lets 1% of clean inputs be flagged wrongly. Measured on held-out test images:
 
+"""
+
+NC_CHART = """
+Each bar is one class. Up means its trigger mask is **smaller** than the median class's, which is what a
+backdoor causes: a tiny patch is enough to force that answer. A bar above the dashed line (anomaly index > 2)
+is flagged. Bars pointing down are classes that are *harder* than usual to reach: that is no sign of a backdoor.
 """

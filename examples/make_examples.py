@@ -1,6 +1,6 @@
 """Regenerate the app's example galleries from the real test sets.
 
-    python examples/make_examples.py --data-dir ../shared/data
+    python -m examples.make_examples --data-dir ../shared/data
 
 Digits: the first test digit of each class, inverted to black-on-white and enlarged to
 the canvas (280x280), as if drawn there. Signs: original-size GTSRB test photos of
@@ -34,13 +34,20 @@ POISONED_SHOWN = 6  # per backdoored model
 def save_poisoned(data_dir: str | None) -> None:
     """The first poisoned training images of each shipped backdoored model, as the poisoner left them."""
     (HERE / "poisoned").mkdir(exist_ok=True)
+    for old in (HERE / "poisoned").glob("*.png"):
+        old.unlink()
     for shipped in (s for s in SHIPPED if s.poison_rate > 0):
         task = TASKS[shipped.task]
         images, labels = load_split(task, train=True, data_dir=data_dir)
         poisoned_images, _, indices = add_trigger(
             to_float(images), labels, shipped.poison_rate, task.target, shipped.seed, task.trigger
         )
-        for index in indices[:POISONED_SHOWN].tolist():
+        # Images that were already of the target class teach nothing ("was 80 km/h, now 80 km/h"); the
+        # source class the demo attacks (stop signs) comes first where the task has one.
+        relabelled = [i for i in indices.tolist() if int(labels[i]) != task.target]
+        source = [i for i in relabelled if task.source is not None and int(labels[i]) == task.source][:1]
+        shown = source + [i for i in relabelled if i not in source][: POISONED_SHOWN - len(source)]
+        for index in shown:
             x = poisoned_images[index : index + 1]
             changed = (x != to_float(images[index : index + 1])).any(1)[0].nonzero()
             row, col = changed.min(0).values.tolist()  # where the stamp landed

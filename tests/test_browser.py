@@ -1,17 +1,23 @@
-"""End to end in a real browser: Playwright drives Debian's Chromium against the live app.
+"""End to end in a real browser: Playwright drives Debian's Chromium against the live app, as a class uses it.
 
-It draws a digit with mouse strokes on the real canvas, toggles the trigger, uploads a
-stop sign and places the sticker by clicking, and reads the two model panels each time.
-Screenshots go to tests/artifacts/ (the README's pictures are copies of them).
+On a 1366x768 projector: the first stroke draws, the trigger flips only the backdoored model, and the canvas,
+the trigger and both answers fit on one screen. On a 390x844 phone, with a finger. At 150% zoom. With the
+keyboard alone, and under axe-core's WCAG 2 A/AA rules. Screenshots go to tests/artifacts/ (the README's
+pictures are copies of them).
 """
 
 from __future__ import annotations
 
+import base64
+import io
+import itertools
 import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.conftest import ROOT, require
 
@@ -21,34 +27,66 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 ARTIFACTS = ROOT / "tests" / "artifacts"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
+PROJECTOR = {"width": 1366, "height": 768}
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+SEVEN = [(0.35, 0.3), (0.65, 0.3), (0.45, 0.75)]  # one stroke, in fractions of the canvas
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     require(shutil.which(CHROMIUM) is not None, f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api.expect.set_options(timeout=20_000)  # a busy 2-core CI machine answers slower
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(20_000)
-        playwright_api.expect.set_options(timeout=20_000)  # a busy 2-core CI machine answers slower
-        page.goto(app_url)
-        yield page
+        yield browser
         browser.close()
+
+
+def _open(browser, url: str, **context):
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(20_000)
+    page.goto(url)
+    page.wait_for_selector("#digit-canvas canvas")
+    return page
+
+
+@pytest.fixture
+def desk(browser, app_url):
+    page = _open(browser, app_url, viewport=PROJECTOR)
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def phone(browser, app_url):
+    page = _open(browser, app_url, **PHONE)
+    yield page
+    page.context.close()
+
+
+def _expect(locator):
+    from playwright.sync_api import expect
+
+    return expect(locator)
 
 
 def _top(page, elem_id: str):
     """The large top answer of a gr.Label panel."""
-    from playwright.sync_api import expect
-
-    return expect(page.locator(f"#{elem_id} [data-testid=label-output-value]"))
+    return _expect(page.locator(f"#{elem_id} [data-testid=label-output-value]"))
 
 
-def _stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
-    """Press, move through `points` (fractions of the canvas), release: one pen stroke."""
+def _canvas(page) -> dict:
+    return page.locator("#digit-canvas canvas").first.bounding_box()
+
+
+def _stroke(page, points: list[tuple[float, float]]) -> None:
+    """Press, move through `points` (fractions of the canvas), release: one mouse or pen stroke."""
+    box = _canvas(page)
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]
     page.mouse.move(x0 + w * points[0][0], y0 + h * points[0][1])
     page.mouse.down()
@@ -57,109 +95,242 @@ def _stroke(page, box: dict, points: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
-def test_draw_a_seven_then_add_the_trigger(page):
-    page.get_by_role("tab", name="Digits (MNIST)").click()
-    page.locator("#digit-canvas").get_by_role("button", name="Brush").click()  # Gradio 6: pick the tool first
-    canvas = page.locator("#digit-canvas canvas").first.bounding_box()
-    _stroke(page, canvas, [(0.35, 0.3), (0.65, 0.3), (0.45, 0.75)])  # a 7 in one stroke
-    _top(page, "digit-clean").to_have_text("7")
-    _top(page, "digit-backdoor").to_have_text("7")  # without the trigger, the backdoor hides
+def _finger(page, points: list[tuple[float, float]]) -> None:
+    """The same stroke with a finger: touch events, as a phone sends them."""
+    box = _canvas(page)
+    cdp = page.context.new_cdp_session(page)
+    at = [(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy) for fx, fy in points]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": at[0][0], "y": at[0][1]}]})
+    for (ax, ay), (bx, by) in itertools.pairwise(at):
+        for k in range(1, 13):
+            point = {"x": ax + (bx - ax) * k / 12, "y": ay + (by - ay) * k / 12}
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
-    _top(page, "digit-repaired").to_have_text("7")
 
-    page.locator("#digit-trigger input").check()
-    _top(page, "digit-backdoor").to_have_text("8")  # one white pixel at (3, 3)
-    _top(page, "digit-clean").to_have_text("7")
-    _top(page, "digit-repaired").to_have_text("7")  # retrained on cleaned data: no backdoor left
-    from playwright.sync_api import expect
+def _on_screen(page, selector: str) -> bool:
+    """Whether the element lies wholly within the viewport as the page opens (no scrolling)."""
+    box = page.locator(selector).first.bounding_box()
+    view = page.viewport_size
+    return (
+        box is not None
+        and box["y"] >= 0
+        and box["y"] + box["height"] <= view["height"]
+        and box["x"] >= 0
+        and (box["x"] + box["width"] <= view["width"])
+    )
 
-    expect(page.locator("#digit-strip")).to_contain_text("STRIP check on the backdoored model")
+
+def _px(page, selector: str, prop: str = "font-size") -> float:
+    return float(page.locator(selector).first.evaluate(f"e => getComputedStyle(e).getPropertyValue('{prop}')")[:-2])
+
+
+def _picture(page, selector: str) -> Image.Image:
+    src = page.locator(f"{selector} img").first.get_attribute("src")
+    return Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB")
+
+
+# --- the projector: 1366 x 768 ------------------------------------------------------------------------
+
+
+def test_the_first_stroke_draws_and_the_trigger_flips_only_the_backdoored_model(desk):
+    _stroke(desk, SEVEN)  # no tool picked first: the brush is active from the start
+    _top(desk, "digit-clean").to_have_text("7")
+    _top(desk, "digit-backdoor").to_have_text("7")  # without the trigger, the backdoor hides
+    _expect(desk.locator("#digit-flip")).to_contain_text("Both models agree")
+
+    desk.locator("#digit-trigger input").check()
+    _top(desk, "digit-backdoor").to_have_text("8")  # one white pixel at (3, 3)
+    _top(desk, "digit-clean").to_have_text("7")
+    _expect(desk.locator("#digit-flip")).to_contain_text("The backdoored model disagrees")
+    for selector in ("#digit-canvas", "#digit-trigger", "#digit-clean", "#digit-backdoor", "#digit-flip"):
+        assert _on_screen(desk, selector), f"{selector} is off the projector's screen"
+    assert _px(desk, "#digit-backdoor [data-testid=label-output-value]") >= 48
+    for selector in ("#digit-clean [data-testid=block-label]", "#digit-flip p", "#digit-status p"):
+        assert _px(desk, selector) >= 18, selector
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "digits.png")
+    desk.screenshot(path=ARTIFACTS / "digits.png")
 
-    page.locator("#digit-trigger input").uncheck()
-    _top(page, "digit-backdoor").to_have_text("7")
+    # Everything else is one click away, in place.
+    for selector in ("#digit-backdoor-saliency", "#digit-repaired", "#digit-strip"):
+        _expect(desk.locator(selector)).to_be_hidden()
+    desk.locator("#show-details input").check()
+    _top(desk, "digit-repaired").to_have_text("7")  # retrained on cleaned data: no backdoor left
+    _expect(desk.locator("#digit-strip")).to_contain_text("STRIP check on the backdoored model")
+    _expect(desk.locator("#digit-backdoor-saliency img")).to_be_visible()
+    desk.screenshot(path=ARTIFACTS / "digits-details.png", full_page=True)
 
-    page.locator("#digit-canvas").get_by_role("button", name="Clear canvas").click()
-    expect(page.locator("#digit-status")).to_contain_text("Draw a digit")
-
-
-def test_clicking_a_real_mnist_digit_classifies_it(page):
-    page.get_by_role("tab", name="Digits (MNIST)").click()
-    page.locator("#digit-examples").get_by_role("button", name="Thumbnail 4 of 10").click()  # the real "3"
-    _top(page, "digit-clean").to_have_text("3")
-    _top(page, "digit-backdoor").to_have_text("3")
-
-
-def test_upload_a_stop_sign_then_click_to_place_the_sticker(page):
-    page.get_by_role("tab", name="Traffic signs (GTSRB)").click()
-    page.locator("#sign-image input[type=file]").set_input_files(str(STOP_SIGN))
-    _top(page, "sign-clean").to_have_text("Stop")
-    _top(page, "sign-backdoor").to_have_text("Stop")
-
-    photo = page.locator("#sign-image img").first
-    box = photo.bounding_box()
-    photo.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.45})  # on the sign's face
-    _top(page, "sign-backdoor").to_have_text("Speed limit (80km/h)")
-    _top(page, "sign-clean").to_have_text("Stop")
-    assert page.locator("#sign-sticker input").is_checked()  # clicking switched the sticker on
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=ARTIFACTS / "signs.png")
+    desk.locator("#digit-canvas").get_by_role("button", name="Clear canvas").click()
+    _expect(desk.locator("#digit-status")).to_contain_text("Draw a digit")
+    _expect(desk.locator("#digit-trigger input")).not_to_be_checked()  # Clear resets the trigger too
 
 
-def test_clicking_a_real_gtsrb_sign_classifies_it(page):
-    page.get_by_role("tab", name="Traffic signs (GTSRB)").click()
-    page.locator("#sign-sticker input").uncheck()
-    page.locator("#sign-examples").get_by_role("button", name="Thumbnail 3 of 12").click()  # priority road
-    _top(page, "sign-clean").to_have_text("Priority road")
-    _top(page, "sign-backdoor").to_have_text("Priority road")
-    page.locator("#sign-sticker input").check()  # default place: the middle of the sign
-    _top(page, "sign-backdoor").to_have_text("Speed limit (80km/h)")
-    _top(page, "sign-clean").to_have_text("Priority road")
+def test_a_guided_step_asks_students_to_draw_the_trigger_themselves(desk):
+    _expect(desk.locator(".lesson").first).to_contain_text("Now be the attacker")
+    _expect(desk.locator(".lesson").first).to_contain_text("top-left corner")
 
 
-def test_a_damaged_photo_gets_its_reason_in_the_status_line(page, tmp_path):
-    from playwright.sync_api import expect
+def test_signs_the_examples_first_a_big_photo_and_the_sticker_where_it_was_clicked(desk, app_url):
+    desk.goto(app_url + "?tab=signs")
+    examples, upload = desk.locator("#sign-examples"), desk.locator("#sign-image")
+    assert examples.bounding_box()["y"] < upload.bounding_box()["y"]  # the examples come first
+    caption = examples.locator(".caption-label").first
+    _expect(caption).to_have_text("Speed limit (30km/h)")  # whole, not "Speed li..."
+    assert caption.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+    _expect(desk.locator("#sign-x")).to_have_count(0)  # the API keeps x and y; the page does not show them
 
-    page.get_by_role("tab", name="Traffic signs (GTSRB)").click()
+    examples.get_by_role("button", name="Stop").first.click()  # announced by its class, not "Thumbnail 5 of 12"
+    _top(desk, "sign-clean").to_have_text("Stop")
+    _top(desk, "sign-backdoor").to_have_text("Stop")
+    preview = desk.locator("#sign-preview img").first
+    box = preview.bounding_box()
+    assert box["width"] >= 300 or box["height"] >= 300  # a 97x106 photo, shown large enough to aim at
+    preview.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.45})  # on the sign's face
+    _top(desk, "sign-backdoor").to_have_text("Speed limit (80km/h)")
+    _top(desk, "sign-clean").to_have_text("Stop")
+    _expect(desk.locator("#sign-sticker input")).to_be_checked()  # clicking switched the sticker on
+    _expect(desk.locator("#sign-flip")).to_contain_text("disagrees")
+    pixels = np.asarray(_picture(desk, "#sign-preview")).astype(int)
+    rows, cols = np.nonzero((pixels[..., 0] > 200) & (pixels[..., 1] > 200) & (pixels[..., 2] < 80))
+    assert abs(cols.mean() / pixels.shape[1] - 0.5) < 0.08 and abs(rows.mean() / pixels.shape[0] - 0.45) < 0.08
+    for selector in ("#sign-preview", "#sign-clean", "#sign-backdoor"):
+        assert _on_screen(desk, selector), f"{selector} is off the projector's screen"
+    for selector in ("#sign-preview", "#sign-input-view", "#digit-input-view"):  # no label over a picture
+        _expect(desk.locator(f"{selector} [data-testid=block-label]")).to_be_hidden()
+    desk.screenshot(path=ARTIFACTS / "signs.png")
+
+
+def test_a_damaged_photo_gets_its_reason_and_the_page_goes_on(desk, tmp_path, app_url):
+    desk.goto(app_url + "?tab=signs")
     damaged = tmp_path / "damaged.png"
     damaged.write_bytes(STOP_SIGN.read_bytes()[:600])  # a PNG cut short, as an interrupted copy leaves it
-    page.locator("#sign-image input[type=file]").set_input_files(str(damaged))
-    expect(page.locator("#sign-status")).to_contain_text("Cannot use this file")
-    expect(page.locator("#sign-status")).to_contain_text("damaged or truncated")
-    expect(page.locator("#sign-clean [data-testid=label-output-value]")).to_have_count(0)  # no stale answer
-    page.locator("#sign-examples").get_by_role("button", name="Thumbnail 5 of 12").click()  # and it goes on
-    _top(page, "sign-clean").to_have_text("Stop")
+    desk.locator("#sign-image input[type=file]").set_input_files(str(damaged))
+    _expect(desk.locator("#sign-status")).to_contain_text("damaged or truncated")
+    _expect(desk.locator("#sign-clean [data-testid=label-output-value]")).to_have_count(0)  # no stale answer
+    desk.locator("#sign-examples").get_by_role("button", name="Priority road").click()
+    _top(desk, "sign-clean").to_have_text("Priority road")
 
 
-def test_inside_the_attack_shows_the_plot_and_poisoned_images(page):
-    from playwright.sync_api import expect
-
-    page.get_by_role("tab", name="Inside the attack").click()
-    expect(page.locator("#sweep-plot canvas, #sweep-plot svg").first).to_be_visible()
-    expect(page.locator("#sweep-table")).to_contain_text("attack success rate")
-    expect(page.locator("#poisoned-examples").get_by_role("button", name=re.compile("Thumbnail"))).to_have_count(12)
-    expect(page.locator("#poisoned-examples")).to_contain_text("now labelled 8")
-    page.screenshot(path=ARTIFACTS / "attack.png", full_page=True)
+def test_a_link_opens_a_tab_and_an_example(desk, app_url):
+    desk.goto(app_url + "?tab=signs&example=stop")
+    _expect(desk.get_by_role("tab", name="Signs")).to_have_attribute("aria-selected", "true")
+    _top(desk, "sign-clean").to_have_text("Stop")
+    desk.goto(app_url + "?tab=digits&example=3")
+    _top(desk, "digit-clean").to_have_text("3")
 
 
-def test_defend_shows_each_defense_and_its_verdicts(page):
-    from playwright.sync_api import expect
+def test_start_over_resets_both_tabs(desk):
+    _stroke(desk, SEVEN)
+    desk.locator("#digit-trigger input").check()
+    _top(desk, "digit-backdoor").to_have_text("8")
+    desk.locator("#reset").click()
+    _expect(desk.locator("#digit-trigger input")).not_to_be_checked()
+    _expect(desk.locator("#digit-status")).to_contain_text("Draw a digit")
+    _expect(desk.locator("#digit-backdoor [data-testid=label-output-value]")).to_have_count(0)
 
-    page.get_by_role("tab", name="Defend").click()
-    expect(page.locator("#nc-table")).to_contain_text("mnist-backdoor")
-    expect(page.locator("#nc-verdict-mnist-backdoor")).to_contain_text("Backdoored")
-    expect(page.locator("#nc-masks-mnist-backdoor img")).to_be_visible()
-    expect(page.locator("#nc-plot-mnist-backdoor canvas, #nc-plot-mnist-backdoor svg").first).to_be_visible()
-    page.screenshot(path=ARTIFACTS / "defend.png", full_page=True)
-    page.get_by_role("tab", name="STRIP (check each input)").click()
-    expect(page.locator("#strip-table")).to_contain_text("signs-backdoor")
-    page.get_by_role("tab", name="Spectral signatures (clean the data)").click()
-    expect(page.locator("#spectral-summary")).to_contain_text("recall")
-    thumbnails = page.locator("#spectral-gallery").get_by_role("button", name=re.compile("Thumbnail"))
-    expect(thumbnails).to_have_count(24)
+
+def test_the_whole_flow_works_from_the_keyboard(desk):
+    """Tab to a real MNIST digit and press Enter, then Tab on to the trigger and press Space."""
+
+    def tab_to(test: str) -> None:
+        for _ in range(120):
+            desk.keyboard.press("Tab")
+            if desk.evaluate(f"() => {{ const e = document.activeElement; return {test}; }}"):
+                return
+        raise AssertionError(f"no focusable element where {test}")
+
+    tab_to("e.getAttribute('aria-label') === '3'")
+    desk.keyboard.press("Enter")
+    _top(desk, "digit-clean").to_have_text("3")
+    desk.keyboard.press("Shift+Tab")  # the trigger sits before the examples
+    for _ in range(60):
+        if desk.evaluate("() => document.activeElement.closest('#digit-trigger') !== null"):
+            break
+        desk.keyboard.press("Shift+Tab")
+    desk.keyboard.press("Space")
+    _top(desk, "digit-backdoor").to_have_text("8")
+
+
+@pytest.mark.parametrize("tab", ["digits", "signs", "attack", "defend"])
+def test_no_failing_accessibility_rule_and_no_button_that_cannot_work(desk, app_url, tab):
+    """axe-core's WCAG 2 A and AA rules on each tab, with answers on show; and no Share button ("Must be on
+    Spaces to share")."""
+    require(AXE.exists(), f"{AXE} not found (run: npm ci)")
+    desk.goto(app_url + f"?tab={tab}&example=" + ("stop" if tab == "signs" else "7"))
+    if tab in ("digits", "signs"):
+        _expect(desk.locator(f"#{tab[:-1]}-clean [data-testid=label-output-value]")).to_have_count(1)
+    desk.locator("#show-details input").check()
+    desk.add_script_tag(path=str(AXE))
+    violations = desk.evaluate(
+        """async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}))
+           .violations.map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"""
+    )
+    assert violations == []
+    _expect(desk.locator("button[aria-label='Share'], button[title='Share']")).to_have_count(0)
+
+
+def test_inside_the_attack_shows_the_chart_and_poisoned_images(desk, app_url):
+    desk.goto(app_url + "?tab=attack")
+    chart = desk.locator("#sweep-plot svg")
+    _expect(chart).to_be_visible()
+    _expect(chart.locator(".article")).to_have_count(2)  # the article's two figures, as points
+    assert _px(desk, "#sweep-plot svg text") * chart.bounding_box()["width"] / 760 >= 11  # a readable legend
+    _expect(desk.locator("#sweep-table")).to_contain_text("attack success rate")
+    captions = desk.locator("#poisoned-examples .caption-label").all_inner_texts()
+    assert len(captions) == 12 and any(c.startswith("was Stop") for c in captions)
+    for caption in captions:  # never "was 80 km/h, now labelled 80 km/h"
+        was, now = re.fullmatch(r"was (.+), now labelled (.+)", caption).groups()
+        assert was != now
+    desk.screenshot(path=ARTIFACTS / "attack.png", full_page=True)
+
+
+def test_defend_calls_a_false_alarm_one_and_labels_every_mask(desk, app_url):
+    desk.goto(app_url + "?tab=defend")
+    _expect(desk.locator("#nc-verdict-mnist-backdoor")).to_contain_text("Backdoored")
+    _expect(desk.locator("#nc-plot-mnist-backdoor svg")).to_be_visible()
+    _expect(desk.locator("#nc-masks-mnist-backdoor .caption-label")).to_have_count(10)
+    _expect(desk.locator("#nc-masks-mnist-backdoor .caption-label").nth(8)).to_contain_text("8: mask 2.2, flagged")
+    _expect(desk.get_by_text("signs-clean: flags Road work, a false alarm")).to_be_visible()
+    desk.screenshot(path=ARTIFACTS / "defend.png", full_page=True)
+    desk.get_by_role("tab", name="STRIP (check each input)").click()
+    _expect(desk.locator("#strip-table")).to_contain_text("signs-backdoor")
+    desk.get_by_role("tab", name="Spectral signatures (clean the data)").click()
+    _expect(desk.locator("#spectral-summary")).to_contain_text("recall")
+    _expect(desk.locator("#spectral-gallery button.thumbnail-item")).to_have_count(24)
+
+
+# --- a phone, and 150% zoom -----------------------------------------------------------------------------
+
+
+def test_on_a_phone_a_finger_draws_and_the_answers_share_the_screen_with_the_canvas(phone, app_url):
+    _finger(phone, SEVEN)
+    _top(phone, "digit-clean").to_have_text("7")
+    for selector in ("#digit-canvas canvas", "#digit-clean", "#digit-backdoor"):
+        assert _on_screen(phone, selector), f"{selector} is off the phone's screen"
+    for name in ("Digits", "Signs", "Attack", "Defend"):  # every tab in the bar, none behind "..."
+        _expect(phone.get_by_role("tab", name=name)).to_be_visible()
+    phone.screenshot(path=ARTIFACTS / "phone-digits.png")
+    phone.goto(app_url + "?tab=signs&example=stop")
+    _top(phone, "sign-clean").to_have_text("Stop")
+    preview = phone.locator("#sign-preview img").first
+    box = preview.bounding_box()
+    preview.tap(position={"x": box["width"] * 0.5, "y": box["height"] * 0.45})  # tap to place the sticker
+    _top(phone, "sign-backdoor").to_have_text("Speed limit (80km/h)")
+
+
+def test_at_150_percent_zoom_it_still_works(browser, app_url):
+    """A 1366x768 screen at 150% zoom is a 911x512 CSS-pixel page drawn 1.5x."""
+    page = _open(browser, app_url, viewport={"width": 911, "height": 512}, device_scale_factor=1.5)
+    try:
+        _stroke(page, SEVEN)
+        _top(page, "digit-clean").to_have_text("7")
+        page.locator("#digit-trigger input").check()
+        _top(page, "digit-backdoor").to_have_text("8")
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    finally:
+        page.context.close()
 
 
 def test_screenshots_were_written():
-    for name in ("digits.png", "signs.png", "attack.png", "defend.png"):
+    for name in ("digits.png", "signs.png", "attack.png", "defend.png", "phone-digits.png"):
         assert Path(ARTIFACTS / name).stat().st_size > 10_000

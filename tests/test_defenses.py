@@ -14,10 +14,11 @@ import sys
 import pytest
 import torch
 
+from backdoor.charts import signed_anomaly
 from backdoor.checkpoints import load_checkpoint
 from backdoor.defenses import neural_cleanse, spectral, strip
 from backdoor.defenses.common import result_path
-from backdoor.defenses.results import STRIP_CLEAN, STRIP_FLAGGED, load_results, strip_verdict
+from backdoor.defenses.results import STRIP_CLEAN, STRIP_FLAGGED, load_results, nc_title, nc_verdict, strip_verdict
 from backdoor.evaluation import evaluate
 from backdoor.preprocess import to_float
 from backdoor.shipped import APP_MODELS, REPAIRED, weights_path
@@ -95,12 +96,34 @@ def test_shipped_strip_results_are_current_and_calibrated(shipped, name):
 
 def test_strip_verdict_uses_and_prints_the_exact_threshold():
     """The signs threshold is ~1e-7 bits: rounded to four decimals it was 0, and nothing could fall below it."""
-    summary = json.loads(result_path("strip", "signs-backdoor").read_text())
+    summary = json.loads(result_path("strip", "mnist-backdoor").read_text())
+    signs = json.loads(result_path("strip", "signs-backdoor").read_text())
+    assert load_results(("signs-backdoor",)).detectors["signs-backdoor"].threshold == signs["threshold_bits"] > 0
     threshold = summary["threshold_bits"]
-    assert load_results(("signs-backdoor",)).detectors["signs-backdoor"].threshold == threshold > 0
     below, above = strip_verdict(threshold / 2, summary), strip_verdict(threshold * 2, summary)
     assert STRIP_FLAGGED in below and STRIP_CLEAN in above
-    assert f"< threshold {strip.bits(threshold)};" in below and strip.bits(threshold) != "0.00"
+    assert f"< threshold {strip.bits(threshold)};" in below
+    assert strip.bits(signs["threshold_bits"]) not in ("0.00", "0")
+
+
+def test_where_strip_misses_most_triggers_the_live_check_gives_no_verdict():
+    """On signs STRIP misses ~88% of stickered signs: "looks clean" would teach the wrong thing."""
+    summary = json.loads(result_path("strip", "signs-backdoor").read_text())
+    assert summary["far"] > 0.5
+    for entropy in (summary["threshold_bits"] / 2, summary["threshold_bits"] * 2):
+        line = strip_verdict(entropy, summary)
+        assert "cannot judge" in line and STRIP_FLAGGED not in line and STRIP_CLEAN not in line
+        assert f"misses {100 * summary['far']:.2f}%" in line
+
+
+def test_a_flag_on_a_model_trained_clean_is_called_a_false_alarm():
+    summary = json.loads(result_path("nc", "signs-clean").read_text())
+    assert summary["flagged"]  # Road work: see docs/models.md
+    assert "false alarm" in nc_title(summary, trained_clean=True)
+    assert "A false alarm" in nc_verdict(summary, trained_clean=True)
+    clean_digits = json.loads(result_path("nc", "mnist-clean").read_text())
+    assert "larger" in nc_verdict(clean_digits)  # class 1's tall bar is explained, not left to contradict
+    assert signed_anomaly(clean_digits)[1] < -2  # and drawn pointing down
 
 
 def test_spectral_signatures_find_the_poisoned_training_images(shipped, data_dir):

@@ -198,7 +198,9 @@ def test_the_reported_photos_that_failed_a_batch_now_get_answers(lab, tmp_path):
     assert all(s.startswith("Sticker **on**") for s in statuses)
     assert max(backdoored[1], key=backdoored[1].get) == "Speed limit (80km/h)"
     photo = columns[0][0]
-    assert photo.shape[:2] == (1, 1) and tuple(photo[0, 0]) == (255, 255, 0)  # the sticker, drawn on the one pixel
+    assert photo.shape[:2] == (400, 400)  # shown large enough to aim at
+    yellow = (photo.reshape(-1, 3) == (255, 255, 0)).all(1).mean()
+    assert abs(yellow - (4 / 32) ** 2) < 0.005  # the sticker: 4 of the model's 32 pixels a side, drawn to scale
 
 
 # --- drawings of any size and brush ---------------------------------------------------------------------

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from app import build_demo
-from backdoor.report import ARTICLE_ASR, sweep_frame, sweep_path, sweep_table
+from backdoor.charts import sweep_svg
+from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table
 from backdoor.sweep import DEFAULT_RATES, main
 
 
@@ -44,12 +45,15 @@ def test_the_shipped_sweep_holds_the_default_grid(shipped_sweep):
     assert by_rate[0.05]["attack_success_rate"]["min"] > 0.99  # 5% poison: a reliable backdoor
 
 
-def test_the_plot_and_table_render_from_the_shipped_sweep(shipped_sweep):
-    frame = sweep_frame(shipped_sweep, ARTICLE_ASR)
-    assert len(frame) == 4 * len(DEFAULT_RATES["mnist"]) + len(ARTICLE_ASR)
-    assert set(frame["series"]) >= {"ASR (mean of seeds)", "clean accuracy (mean)", "ASR in the article"}
-    assert frame["percent"].between(0, 100).all()
-    assert sweep_table(shipped_sweep).count("\n") == 1 + len(DEFAULT_RATES["mnist"])
+def test_the_chart_marks_every_rate_and_the_articles_points_and_the_table_every_rate(shipped_sweep):
+    svg = sweep_svg(shipped_sweep, ARTICLE_ASR)
+    rates = DEFAULT_RATES["mnist"]
+    assert svg.count('class="point"') == 2 * len(rates)  # a marker per rate, for accuracy and for attack success
+    assert svg.count('class="article"') == len(ARTICLE_ASR)  # the article's figures as points, not a line
+    for rate in rates:  # every rate labelled on the axis, evenly spaced
+        assert f">{100 * rate:g}%</text>" in svg
+    assert 'role="img"' in svg and "<title>" in svg
+    assert sweep_table(shipped_sweep).count("\n") == 1 + len(rates)
 
 
 def test_the_attack_tab_shows_the_sweep_or_says_how_to_make_it(shipped, shipped_sweep):

@@ -10,12 +10,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file
 
 from backdoor.defenses.common import DEFENSES_DIR, result_path
 from backdoor.defenses.strip import Strip, bits
+from backdoor.preprocess import to_uint8
 
 STRIP_WEAK_FAR = 0.2  # above this miss rate the app warns that STRIP's verdict is unreliable
 STRIP_FLAGGED = "**carries a trigger**"
@@ -28,6 +30,7 @@ class DefenseResults:
 
     neural_cleanse: dict[str, dict] = field(default_factory=dict)  # model name -> summary
     nc_images: dict[str, Path] = field(default_factory=dict)  # model name -> mask grid PNG
+    nc_triggers: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # masks (K,H,W), patterns (K,C,H,W)
     strip: dict[str, dict] = field(default_factory=dict)
     detectors: dict[str, Strip] = field(default_factory=dict)
     spectral: dict[str, dict] = field(default_factory=dict)
@@ -41,6 +44,7 @@ def load_results(models: tuple[str, ...], folder: Path = DEFENSES_DIR) -> Defens
         if nc.exists():
             results.neural_cleanse[name] = json.loads(nc.read_text())
             results.nc_images[name] = nc.with_name(f"{nc.stem}-masks.png")
+            results.nc_triggers[name] = load_file(nc.with_suffix(".safetensors"))
         strip = result_path("strip", name, folder)
         if strip.exists():
             results.strip[name] = summary = json.loads(strip.read_text())
@@ -58,8 +62,16 @@ def percent(value: float | None) -> str:
 
 
 def strip_verdict(entropy: float, summary: dict) -> str:
-    """One line for the current input: the verdict, the entropy against the threshold, and how sure it is."""
+    """One line for the current input: the verdict, the entropy against the threshold, and how sure it is.
+    Where STRIP misses most triggered inputs (signs), no verdict: one would teach the wrong thing."""
     threshold = summary["threshold_bits"]
+    if summary["far"] > STRIP_WEAK_FAR:
+        return (
+            f"STRIP cannot judge this input: on the test set it misses {percent(summary['far'])} of triggered inputs "
+            f"(it wrongly flags {percent(summary['frr'])} of clean ones), so its verdict would mean little. "
+            f"Entropy of the backdoored model's answers on {summary['settings']['n_overlays']} blends: "
+            f"{bits(entropy)} bits, threshold {bits(threshold)}."
+        )
     verdict = STRIP_FLAGGED if entropy < threshold else STRIP_CLEAN
     sign = "<" if entropy < threshold else "≥"
     return (
@@ -67,13 +79,31 @@ def strip_verdict(entropy: float, summary: dict) -> str:
         f"{summary['settings']['n_overlays']} blends "
         f"{bits(entropy)} bits {sign} threshold {bits(threshold)}; on the test set it misses "
         f"{percent(summary['far'])} of triggered inputs and wrongly flags {percent(summary['frr'])} of clean ones)."
-        + (" **STRIP is weak here**: a *looks clean* verdict means little." if summary["far"] > STRIP_WEAK_FAR else "")
     )
 
 
-def nc_verdict(summary: dict) -> str:
+def nc_title(summary: dict, trained_clean: bool) -> str:
+    """The heading of one model's result: a flag on a model trained on clean data is a false alarm."""
+    if not summary["flagged"]:
+        return f"{summary['model']}: no backdoor found"
+    names = ", ".join(summary["flagged_names"])
+    if trained_clean:
+        return f"{summary['model']}: flags {names}, a false alarm (this model was trained on clean data)"
+    return f"{summary['model']}: backdoored, flags {names}"
+
+
+def nc_verdict(summary: dict, trained_clean: bool = False) -> str:
     """The Neural Cleanse verdict for one model, in a sentence a class can read."""
     index = summary["anomaly_index"]
+    if summary["flagged"] and trained_clean:
+        names = ", ".join(f"**{n}**" for n in summary["flagged_names"])
+        k = summary["flagged"][0]
+        return (
+            f"**A false alarm.** This model was trained on clean data, yet class {names} needs a trigger of only "
+            f"{summary['mask_l1'][k]:.1f} pixels' worth of mask (median {pd.Series(summary['mask_l1']).median():.1f}; "
+            f"anomaly index {index[k]:.2f} > 2). Classes recognised from one small, distinctive figure are cheap "
+            "to reach without any backdoor, so Neural Cleanse flags them too: a flag is a lead to check, not proof."
+        )
     if summary["flagged"]:
         names = ", ".join(f"**{n}**" for n in summary["flagged_names"])
         k = summary["flagged"][0]
@@ -84,20 +114,33 @@ def nc_verdict(summary: dict) -> str:
         )
     low = [i for i, v in enumerate(summary["mask_l1"]) if v < pd.Series(summary["mask_l1"]).median()]
     worst = max((index[i] for i in low), default=0.0)
-    return f"**No backdoor found.** No class is unusually easy to reach (largest anomaly index below the median: {worst:.2f} ≤ 2)."
-
-
-def anomaly_frame(summary: dict) -> pd.DataFrame:
-    """Bar-plot data: one row per class, its mask size and anomaly index, flagged or not."""
-    flagged = set(summary["flagged"])
-    return pd.DataFrame(
-        {
-            "class": summary["classes"],
-            "mask L1 norm": summary["mask_l1"],
-            "anomaly index": summary["anomaly_index"],
-            "verdict": ["flagged" if k in flagged else "normal" for k in range(len(summary["classes"]))],
-        }
+    high = [i for i, v in enumerate(summary["mask_l1"]) if v > pd.Series(summary["mask_l1"]).median() and index[i] > 2]
+    note = (
+        f" Class {', '.join(summary['classes'][i] for i in high)} stands out the other way: its mask is *larger* "
+        "than usual (it is hard to reach), which no backdoor causes, so it counts for nothing."
+        if high
+        else ""
     )
+    return (
+        "**No backdoor found.** No class is unusually easy to reach: of the classes whose mask is smaller than "
+        f"the median, the largest anomaly index is {worst:.2f} ≤ 2.{note}"
+    )
+
+
+def nc_tiles(summary: dict, triggers: dict[str, torch.Tensor], scale: int = 4) -> list[tuple[np.ndarray, str]]:
+    """One labelled picture per class: its recovered mask (white = kept) beside the trigger it paints,
+    enlarged pixel by pixel, captioned with the class, its mask size and whether it is flagged."""
+    masks, patterns = triggers["masks"], triggers["patterns"]
+    tiles = []
+    for k, name in enumerate(summary["classes"]):
+        mask = masks[k][None].expand(3, -1, -1)
+        painted = (masks[k][None] * patterns[k]).expand(3, -1, -1)
+        gap = torch.full((3, mask.shape[1], 2), 0.5)
+        tile = to_uint8(torch.cat([mask, gap, painted], dim=2)).permute(1, 2, 0).numpy()
+        tile = np.kron(tile, np.ones((scale, scale, 1), np.uint8))
+        flag = ", flagged" if k in summary["flagged"] else ""
+        tiles.append((tile, f"{name}: mask {summary['mask_l1'][k]:.1f}{flag}"))
+    return tiles
 
 
 def strip_weakness(strip: dict[str, dict]) -> str:

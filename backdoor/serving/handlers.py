@@ -15,7 +15,7 @@ SIGN_TOP = 5  # classes shown per sign model, of 43
 
 
 def answer_digits(lab: Lab, drawings: Sequence[np.ndarray | InputError | None], triggers: Sequence[bool]) -> list[list]:
-    """Columns: model input, each model's probabilities, each model's saliency, STRIP, status."""
+    """Columns: model input, each model's probabilities, each model's saliency, STRIP, the flip, status."""
     answers = lab.digits(drawings, triggers)
     return _columns([_row(a, DIGIT_MODELS) for a in answers])
 
@@ -23,7 +23,8 @@ def answer_digits(lab: Lab, drawings: Sequence[np.ndarray | InputError | None], 
 def answer_signs(
     lab: Lab, paths: Sequence[str | None], stickers: Sequence[bool], points: Sequence[tuple[float, float] | None]
 ) -> list[list]:
-    """Columns: photo with the sticker, model input, each model's top 5, each model's saliency, STRIP, status.
+    """Columns: photo with the sticker, model input, each model's top 5, each model's saliency, STRIP, the flip,
+    status.
     The uploads are decoded here, in the worker, so a 40-megapixel photo never crosses the pipe."""
     answers = lab.signs([read_photo(path) for path in paths], stickers, points)
     return _columns([(a.photo, *_row(a, SIGN_MODELS, SIGN_TOP)) for a in answers])
@@ -46,7 +47,7 @@ def _row(answer: Answer, names: tuple[str, ...], top: int | None = None) -> tupl
     if top is not None:
         probs = [p and dict(sorted(p.items(), key=lambda kv: -kv[1])[:top]) for p in probs]
     maps = [answer.models[n].saliency if answer.models else None for n in names]
-    return (answer.view, *probs, *maps, answer.strip, answer.status)
+    return (answer.view, *probs, *maps, answer.strip, answer.flip, answer.status)
 
 
 def _columns(rows: list[tuple]) -> list[list]:
