@@ -20,40 +20,26 @@ import gradio as gr
 from PIL import Image
 
 from backdoor import texts
-from backdoor.charts import anomaly_svg, sweep_svg
 from backdoor.checkpoints import CheckpointError, load_checkpoint
-from backdoor.defenses.results import (
-    DefenseResults,
-    load_results,
-    nc_table,
-    nc_tiles,
-    nc_title,
-    nc_verdict,
-    spectral_summary,
-    strip_table,
-    strip_weakness,
-)
-from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
-from backdoor.inference import PREVIEW_SIDE, enlarge
+from backdoor.defenses.results import DefenseResults, load_results
+from backdoor.gallery import digit_caption, examples, sign_caption
+from backdoor.inference import parse_frame, photo_point
 from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT
-from backdoor.preprocess import to_float
-from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
+from backdoor.report import sweep_path, tab_summary
 from backdoor.serving.gradio_io import InlineImage, batch_handler
 from backdoor.serving.handlers import answer_digits, answer_signs
-from backdoor.serving.server import BATCHED, serve
+from backdoor.serving.result_tabs import attack_tab, defend_tab
+from backdoor.serving.server import BATCHED, PAGE_CSS, PAGE_JS, serve
 from backdoor.serving.worker import Worker
-from backdoor.shipped import APP_MODELS, MODELS_DIR, REPAIRED, weights_path
-from backdoor.tasks import MNIST
+from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
 
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
 TABS = ("digits", "signs", "attack", "defend")
+ORIENTATION = 0x0112  # the EXIF tag a phone sets when it stores a photo turned
 # System fonts: the default theme fetches its fonts from Google, which a classroom may not reach.
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
 )
-PAGE = Path(__file__).resolve().parent / "backdoor" / "serving"
-CSS = (PAGE / "page.css").read_text()  # presenter-first sizes, details one click away
-JS = (PAGE / "page.js").read_text()  # the brush active from the first stroke; examples named for screen readers
 
 
 def load_cards(models_dir: Path = MODELS_DIR) -> dict[str, dict]:
@@ -89,87 +75,20 @@ def _saliency(model: str, elem_id: str) -> InlineImage:
         return _picture(f"**{model}**: what its answer depends on (brighter = more)", f"{elem_id}-saliency", 200)
 
 
-def _attack_tab(sweep: dict | None) -> None:
-    """The "Inside the attack" tab: the poisoning-rate experiment and poisoned training examples."""
-    with gr.Row():
-        with gr.Column(scale=3):
-            if sweep is None:
-                gr.Markdown("No sweep results found: run `python -m backdoor.sweep mnist` to make them.")
-            else:
-                gr.HTML(sweep_svg(sweep, ARTICLE_ASR), elem_id="sweep-plot")
-                recipe = sweep["settings"]["recipe"]
-                gr.Markdown(
-                    f"{len(sweep['settings']['seeds'])} models per rate, each trained from scratch for "
-                    f"{recipe['epochs']} epochs; the table gives mean [lowest, highest] of the seeds.",
-                    elem_classes="lesson",
-                )
-                gr.Markdown(sweep_table(sweep), elem_id="sweep-table")
-        with gr.Column(scale=2):
-            gr.Markdown(texts.ATTACK_STORY)
-    gr.Gallery(
-        value=[(p, poisoned_caption(p)) for p in examples("poisoned")],
-        label="Poisoned training images (trigger boxed in red)", columns=6, height="auto",
-        allow_preview=True, elem_id="poisoned-examples", elem_classes="examples", interactive=False, buttons=[],
-    )  # fmt: skip
-
-
-def _defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
-    """The "Defend" tab: each defense's shipped results, computed offline by its CLI."""
-    gr.Markdown(texts.DEFEND_INTRO)
-    with gr.Tab("Neural Cleanse (inspect the model)"):
-        if not defenses.neural_cleanse:
-            gr.Markdown("No results found: run `python -m backdoor.defenses.neural_cleanse MODEL` to make them.")
-        else:
-            gr.Markdown(nc_table(defenses.neural_cleanse), elem_id="nc-table")
-        for name, summary in defenses.neural_cleanse.items():
-            trained_clean = cards[name]["poison_rate"] == 0
-            with gr.Accordion(nc_title(summary, trained_clean), open=name == "mnist-backdoor"):
-                gr.Markdown(nc_verdict(summary, trained_clean), elem_id=f"nc-verdict-{name}", elem_classes="lesson")
-                gr.HTML(anomaly_svg(summary), elem_id=f"nc-plot-{name}")
-                gr.Markdown(texts.NC_CHART, elem_classes="lesson")
-                gr.Gallery(
-                    value=nc_tiles(summary, defenses.nc_triggers[name]), columns=6 if len(summary["classes"]) > 10 else 5,
-                    label="The smallest trigger found for each class: its mask (white = kept) and what it paints",
-                    height="auto", allow_preview=False, interactive=False, buttons=[], elem_id=f"nc-masks-{name}",
-                    elem_classes="examples",
-                )  # fmt: skip
-    with gr.Tab("STRIP (check each input)"):
-        if not defenses.strip:
-            gr.Markdown("No results found: run `python -m backdoor.defenses.strip MODEL` to make them.")
-        else:
-            gr.Markdown(texts.STRIP_TEXT + strip_table(defenses.strip), elem_id="strip-table")
-            gr.Markdown(strip_weakness(defenses.strip), elem_id="strip-weakness")
-    with gr.Tab("Spectral signatures (clean the data)"):
-        summary = defenses.spectral.get("mnist-backdoor")
-        if summary is None:
-            gr.Markdown("No results found: run `python -m backdoor.defenses.spectral mnist-backdoor --retrain`.")
-        else:
-            gr.Markdown(
-                spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]), elem_id="spectral-summary"
-            )
-            images = to_float(defenses.suspicious["mnist-backdoor"])
-            trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
-            gr.Gallery(
-                value=[
-                    (enlarge(images[i : i + 1], 6, trigger), f"#{s['index']} labelled {s['label']}")
-                    for i, s in enumerate(summary["shown"])
-                ],
-                label="The most suspicious training images (pixel (3, 3) boxed in red)", columns=8, height=300,
-                allow_preview=False, interactive=False, buttons=[], elem_id="spectral-gallery",
-            )  # fmt: skip
-
-
 def start_values(outputs: list, prompt: str) -> list:
     """Every output empty, the status line back to its prompt."""
     return [None] * (len(outputs) - 1) + [prompt]
 
 
-def photo_scale(path: str | None) -> float | None:
-    """How much the page enlarges (or shrinks) this photo to show it (see backdoor.inference); None if unreadable."""
+def clicked_point(image: dict | str | None, frame: str, index: tuple[int, int]) -> tuple[float, float] | None:
+    """Where a click on the enlarged photo lands on the photo itself; None if the photo or frame is unusable."""
     try:
-        with Image.open(path) as image:
-            return PREVIEW_SIDE / max(image.size)
-    except (OSError, ValueError, TypeError, ZeroDivisionError):
+        with Image.open(image.get("path") if isinstance(image, dict) else image) as photo:
+            width, height = photo.size
+            if photo.getexif().get(ORIENTATION) in (5, 6, 7, 8):  # shown turned a quarter, as load_image turns it
+                width, height = height, width
+            return photo_point(width, height, parse_frame(frame), index)
+    except (OSError, ValueError, TypeError, AttributeError, ZeroDivisionError):
         return None
 
 
@@ -257,9 +176,19 @@ def build_demo(
                         )  # fmt: skip
                     with gr.Column(scale=1, min_width=300):
                         sign_preview = _picture(
-                            "**2. Click the sign** to put the yellow sticker there", "sign-preview", 420, "jpeg"
+                            "**2. Click the sign** to put the yellow sticker there; drag a box to frame it",
+                            "sign-preview",
+                            420,
+                            "jpeg",
                         )
-                        sticker = gr.Checkbox(label="Put the yellow sticker on the sign", elem_id="sign-sticker")
+                        with gr.Row():
+                            sticker = gr.Checkbox(label="Put the yellow sticker on the sign", elem_id="sign-sticker")
+                            unframe = gr.Button("Whole photo", elem_id="sign-unframe", scale=0, min_width=130)
+                        # Dragging a box on the photo frames the sign (backdoor/serving/page.js writes it here).
+                        sign_frame = gr.Textbox(
+                            label="Frame of the sign: left, top, right, bottom as fractions of the photo",
+                            value="", elem_id="sign-frame", elem_classes="offscreen",
+                        )  # fmt: skip
                         sign_status = gr.Markdown(SIGN_PROMPT, elem_id="sign-status")
                     with gr.Column(scale=1, min_width=300):
                         with gr.Row():
@@ -281,24 +210,24 @@ def build_demo(
                 )  # fmt: skip
 
             with gr.Tab("Attack", id="attack"):
-                _attack_tab(sweep)
+                attack_tab(sweep)
 
             with gr.Tab("Defend", id="defend"):
-                _defend_tab(defenses, cards)
+                defend_tab(defenses, cards)
 
         def classify_digits(sketches: list, triggers: list[bool]) -> list[list]:
             drawings = [s.get("composite") if isinstance(s, dict) else s for s in sketches]  # or None, InputError
             return worker.run(answer_digits, drawings, triggers)
 
-        def classify_signs(images: list, stickers: list[bool], xs: list, ys: list) -> list[list]:
+        def classify_signs(images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
             paths = [image.get("path") if isinstance(image, dict) else image for image in images]
             points = [None if x is None or y is None else (x, y) for x, y in zip(xs, ys)]
-            return worker.run(answer_signs, paths, stickers, points)
+            return worker.run(answer_signs, paths, stickers, points, frames)
 
         def classify_new_signs(images: list, stickers: list[bool]) -> list[list]:
-            """A new photo starts with the sticker in the middle of the sign."""
-            middle = [None] * len(images)
-            return [middle, middle, *classify_signs(images, stickers, middle, middle)]
+            """A new photo starts whole, with the sticker in the middle of the sign."""
+            middle, whole = [None] * len(images), [""] * len(images)
+            return [middle, middle, whole, *classify_signs(images, stickers, middle, middle, whole)]
 
         digit_outputs = [
             digit_view, digit_clean, digit_backdoor, digit_repaired, digit_clean_map, digit_backdoor_map,
@@ -321,41 +250,56 @@ def build_demo(
             sign_flip, sign_status,
         ]  # fmt: skip
         signs = batch_handler(classify_signs, sign_outputs)
+        sign_inputs = [sign_image, sticker, sticker_x, sticker_y, sign_frame]
         gr.on(
-            [sticker.input, sticker_x.submit, sticker_y.submit], signs, [sign_image, sticker, sticker_x, sticker_y],
-            sign_outputs, api_name="classify_sign", show_progress="hidden", trigger_mode="always_last", **BATCHED,
+            [sticker.input, sticker_x.submit, sticker_y.submit, sign_frame.input], signs, sign_inputs, sign_outputs,
+            api_name="classify_sign", show_progress="hidden", trigger_mode="always_last", **BATCHED,
         )  # fmt: skip
+        unframe.click(lambda: "", None, sign_frame, api_visibility="private").then(
+            signs, sign_inputs, sign_outputs, api_visibility="private", show_progress="hidden", **BATCHED
+        )
         sign_image.change(
-            batch_handler(classify_new_signs, [sticker_x, sticker_y, *sign_outputs]), [sign_image, sticker],
-            [sticker_x, sticker_y, *sign_outputs], api_visibility="private", show_progress="hidden", **BATCHED,
+            batch_handler(classify_new_signs, [sticker_x, sticker_y, sign_frame, *sign_outputs]), [sign_image, sticker],
+            [sticker_x, sticker_y, sign_frame, *sign_outputs], api_visibility="private", show_progress="hidden",
+            **BATCHED,
         )  # fmt: skip
 
-        def place_sticker(image: dict | None, evt: gr.SelectData) -> list:
+        def place_sticker(image: dict | None, frame: str, evt: gr.SelectData) -> list:
             """A click on the photo puts the sticker there, ticks the box and classifies the sign, in one
             event: a second event chained with .then cost each click ~70 ms in the browser."""
             x, y = evt.index
-            return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y]))]
+            return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y], [frame]))]
 
-        def place_sticker_on_preview(image: dict | None, evt: gr.SelectData) -> list:
-            """The same for a click on the enlarged photo, whose pixels are the photo's scaled by photo_scale."""
-            scale = photo_scale(image.get("path") if isinstance(image, dict) else image)
-            if scale is None:
+        def place_sticker_on_preview(image: dict | None, frame: str, evt: gr.SelectData) -> list:
+            """The same for a click on the enlarged (and perhaps framed) photo."""
+            point = clicked_point(image, frame, evt.index)
+            if point is None:
                 return [gr.skip()] * (3 + len(sign_outputs))
-            x, y = (evt.index[0] + 0.5) / scale, (evt.index[1] + 0.5) / scale
-            return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y]))]
+            x, y = point
+            return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y], [frame]))]
 
         # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
         for photo, place in ((sign_image, place_sticker), (sign_preview, place_sticker_on_preview)):
             photo.select(
-                place, [sign_image], [sticker, sticker_x, sticker_y, *sign_outputs],
+                place, [sign_image, sign_frame], [sticker, sticker_x, sticker_y, *sign_outputs],
                 api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
             )  # fmt: skip
         sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
 
         details.change(None, details, None, js="(on) => { document.body.classList.toggle('lab-details', on); }")
-        starting = [sketch, trigger, sign_image, sticker, sticker_x, sticker_y, *digit_outputs, *sign_outputs]
+        starting = [
+            sketch,
+            trigger,
+            sign_image,
+            sticker,
+            sticker_x,
+            sticker_y,
+            sign_frame,
+            *digit_outputs,
+            *sign_outputs,
+        ]
         reset.click(
-            lambda: [None, False, None, False, None, None, *start_values(digit_outputs, DRAW_PROMPT),
+            lambda: [None, False, None, False, None, None, "", *start_values(digit_outputs, DRAW_PROMPT),
                      *start_values(sign_outputs, SIGN_PROMPT)],
             None, starting, api_visibility="private",
         )  # fmt: skip
@@ -376,7 +320,7 @@ def main() -> None:
     sweep_file = sweep_path("mnist", models_dir)
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
     defenses = load_results(APP_MODELS, models_dir / "defenses")
-    serve(build_demo(cards, sweep, defenses, worker), theme=THEME, css=CSS, js=JS)
+    serve(build_demo(cards, sweep, defenses, worker), theme=THEME, css=PAGE_CSS, js=PAGE_JS)
 
 
 if __name__ == "__main__":

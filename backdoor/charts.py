@@ -7,6 +7,7 @@ class names that do not overlap, and an accessible name (role="img", <title>) fo
 
 from __future__ import annotations
 
+import math
 from html import escape
 from statistics import median
 
@@ -42,9 +43,6 @@ def sweep_svg(results: dict, article: dict[float, float]) -> str:
     def y(percent: float) -> float:
         return top + plot_h * (1 - percent / 100)
 
-    def index_of(rate: float) -> float:  # the article's rates sit on the measured ones
-        return rates.index(rate) if rate in rates else 0
-
     body = []
     for tick in range(0, 101, 20):
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#ddd"/>')
@@ -62,8 +60,8 @@ def sweep_svg(results: dict, article: dict[float, float]) -> str:
             f'stroke="{colour}" stroke-width="3"/>'
         )
         body += [f'<circle class="point" cx="{a:.1f}" cy="{b:.1f}" r="5" fill="{colour}"/>' for a, b in points]
-    for rate, asr in article.items():
-        cx, cy = x(index_of(rate)), y(100 * asr)
+    for rate, asr in ((r, a) for r, a in article.items() if r in rates):  # drawn on the measured rates' axis
+        cx, cy = x(rates.index(rate)), y(100 * asr)
         body.append(f'<rect class="article" x="{cx - 6:.1f}" y="{cy - 6:.1f}" width="12" height="12" fill="{BLACK}"/>')
     legend = [
         (f'<circle r="6" fill="{RED}"/>', "attack success (mean of seeds)"),
@@ -97,7 +95,7 @@ def anomaly_svg(summary: dict, threshold: float = 2.0) -> str:
     label_h = 12 + 8.5 * min(longest, 45)
     height = int(top + 300 + label_h)
     plot_w, plot_h = width - left - 10, 300
-    limit = max(threshold + 1, *(abs(v) for v in values))
+    limit = math.ceil(max(threshold + 1, *(abs(v) for v in values)))  # the axis labels say what the bars reach
     zero = top + plot_h / 2
     scale = (plot_h / 2) / limit
     slot = plot_w / len(values)

@@ -10,10 +10,8 @@ from backdoor.preprocess import resize_sign, to_float, to_uint8
 from backdoor.tasks import Task
 from backdoor.triggers import Trigger, apply_trigger
 
-OUTLINE = (255, 0, 0)
-PREVIEW_SIDE = (
-    400  # px, the longer side of the photo shown to click on  # red: the trigger stands out on white ink and on signs
-)
+OUTLINE = (255, 0, 0)  # red: the trigger stands out on white ink and on signs
+PREVIEW_SIDE = 400  # px, the longer side of the photo shown to click on
 
 
 def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = None) -> np.ndarray:
@@ -48,14 +46,60 @@ def sticker_cell(
     return row, col
 
 
-def sign_input(
-    photo: Image.Image, task: Task, sticker: bool, x: float | None, y: float | None, preview_side: int = PREVIEW_SIDE
-) -> tuple[torch.Tensor, np.ndarray, tuple[int, int]]:
-    """(model input (1, 3, S, S), preview of the photo with the sticker drawn, sticker cell).
+Frame = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo
 
-    The sticker is stamped on the resized input with the library's trigger, exactly as
-    in training; the preview paints the same cell, scaled back up, on the photo.
+
+def parse_frame(text: str | None) -> Frame | None:
+    """ "left, top, right, bottom" as fractions of the photo (0-1), as the page and the API send it; None
+    for an empty one (the whole photo). Raises ValueError, in words for the person who sent it."""
+    if not text or not text.strip():
+        return None
+    try:
+        left, top, right, bottom = (float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise ValueError("give the frame as four numbers: left, top, right, bottom (fractions of the photo)") from None
+    if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+        raise ValueError("the frame needs 0 <= left < right <= 1 and 0 <= top < bottom <= 1")
+    return left, top, right, bottom
+
+
+def frame_box(frame: Frame | None, width: int, height: int) -> tuple[int, int, int, int]:
+    """The frame in photo pixels (left, top, right, bottom; at least one pixel), the whole photo for None."""
+    if frame is None:
+        return 0, 0, width, height
+    left, top = min(int(frame[0] * width), width - 1), min(int(frame[1] * height), height - 1)
+    right, bottom = max(left + 1, round(frame[2] * width)), max(top + 1, round(frame[3] * height))
+    return left, top, min(right, width), min(bottom, height)
+
+
+def photo_point(
+    width: int, height: int, frame: Frame | None, preview_point: tuple[float, float], preview_side: int = PREVIEW_SIDE
+) -> tuple[float, float]:
+    """Where a click on the preview (its pixel index) lands on the photo, in photo pixels."""
+    left, top, right, bottom = frame_box(frame, width, height)
+    scale = preview_side / max(right - left, bottom - top)
+    return left + (preview_point[0] + 0.5) / scale, top + (preview_point[1] + 0.5) / scale
+
+
+def sign_input(
+    photo: Image.Image,
+    task: Task,
+    sticker: bool,
+    x: float | None,
+    y: float | None,
+    frame: Frame | None = None,
+    preview_side: int = PREVIEW_SIDE,
+) -> tuple[torch.Tensor, np.ndarray, tuple[int, int]]:
+    """(model input (1, 3, S, S), preview of the framed photo with the sticker drawn, sticker cell).
+
+    The photo is cut to its frame first, so a sign small in a street scene fills the model's input as
+    GTSRB's crops do; (x, y) stay in the whole photo's pixels. The sticker is stamped on the resized
+    input with the library's trigger, exactly as in training; the preview paints the same cell on the photo.
     """
+    left, top, right, bottom = frame_box(frame, *photo.size)
+    if (left, top, right, bottom) != (0, 0, *photo.size):
+        photo = photo.crop((left, top, right, bottom))
+        x, y = (None, None) if x is None or y is None else (x - left, y - top)
     row, col = sticker_cell(task.trigger, task.size, x, y, *photo.size)
     pixels = torch.from_numpy(resize_sign(photo, task.size)).permute(2, 0, 1)[None]
     model_input = to_float(pixels)

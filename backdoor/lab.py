@@ -21,7 +21,7 @@ from torch import nn
 
 from backdoor.checkpoints import load_checkpoint
 from backdoor.defenses.results import DefenseResults, load_results, strip_verdict
-from backdoor.inference import enlarge, sign_input
+from backdoor.inference import enlarge, parse_frame, sign_input
 from backdoor.models import for_inference
 from backdoor.preprocess import InputError, digit_from_drawing
 from backdoor.saliency import explain, overlay
@@ -97,11 +97,17 @@ class Lab:
         photos: Sequence[np.ndarray | InputError | None],
         stickers: Sequence[bool],
         points: Sequence[tuple[float, float] | None],
+        frames: Sequence[str | None] | None = None,
     ) -> list[Answer]:
         """Classify sign photos (H, W, 3 uint8 RGB) with the clean and the backdoored GTSRB model.
-        Where the sticker is on, a yellow square (1/8 of the side) is stamped on the 32x32 input,
+        Each photo is first cut to its frame ("left, top, right, bottom" as fractions; None: the whole
+        photo). Where the sticker is on, a yellow square (1/8 of the side) is stamped on the 32x32 input,
         centred at the photo's (x, y) point, or in the middle where the point is None."""
-        prepared = [_safely(_prepare_sign, p, bool(s), xy) for p, s, xy in zip(photos, stickers, points, strict=True)]
+        frames = frames or [None] * len(photos)
+        prepared = [
+            _safely(_prepare_sign, p, bool(s), xy, f)
+            for p, s, xy, f in zip(photos, stickers, points, frames, strict=True)
+        ]
         return self._answer(SIGN_MODELS, SIGNS, prepared)
 
     def _answer(self, names: tuple[str, ...], task: Task, prepared: list[_Ready | Answer]) -> list[Answer]:
@@ -192,13 +198,17 @@ def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool) -> _R
 
 
 def _prepare_sign(
-    photo: np.ndarray | InputError | None, sticker: bool, point: tuple[float, float] | None
+    photo: np.ndarray | InputError | None, sticker: bool, point: tuple[float, float] | None, frame: str | None
 ) -> _Ready | Answer:
     if isinstance(photo, InputError):
         return Answer(f"⚠️ **Cannot use this file**: {photo}")
     if photo is None:
         return Answer(SIGN_PROMPT)
+    try:
+        framed = parse_frame(frame)
+    except ValueError as err:
+        return Answer(f"⚠️ **Cannot use this frame**: {err}.")
     x, y = point if point is not None else (None, None)
-    model_input, preview, (row, col) = sign_input(Image.fromarray(np.asarray(photo)), SIGNS, sticker, x, y)
+    model_input, preview, (row, col) = sign_input(Image.fromarray(np.asarray(photo)), SIGNS, sticker, x, y, framed)
     outline = (row, col, SIGNS.trigger.side) if sticker else None
     return _Ready(model_input, outline, STICKER_ON if sticker else STICKER_OFF, preview)

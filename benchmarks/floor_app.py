@@ -19,7 +19,7 @@ def classify_digits(sketches: list[dict | None], triggers: list[bool]) -> list[l
     return [[f"trigger {'on' if trigger else 'off'}" for trigger in triggers]]
 
 
-def classify_signs(images: list, stickers: list[bool], xs: list, ys: list) -> list[list[str]]:
+def classify_signs(images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list[str]]:
     return [[f"sticker {'on' if sticker else 'off'}" for sticker in stickers]]
 
 
@@ -29,14 +29,14 @@ def main() -> None:
         trigger = gr.Checkbox()
         photo = gr.Image(type="filepath")
         sticker = gr.Checkbox()
-        x, y = gr.Number(), gr.Number()
+        x, y, frame = gr.Number(), gr.Number(), gr.Textbox(value="")
         digit_answer, sign_answer = gr.Markdown(), gr.Markdown()
         gr.on(
             [trigger.change], classify_digits, [sketch, trigger], digit_answer,
             api_name="classify_digit", batch=True, max_batch_size=MAX_BATCH,
         )  # fmt: skip
         gr.on(
-            [sticker.change], classify_signs, [photo, sticker, x, y], sign_answer,
+            [sticker.change], classify_signs, [photo, sticker, x, y, frame], sign_answer,
             api_name="classify_sign", batch=True, max_batch_size=MAX_BATCH, preprocess=False,
         )  # fmt: skip
     serve(demo)  # queued, batched and launched as app.py is

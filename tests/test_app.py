@@ -57,15 +57,17 @@ def test_the_floor_app_takes_what_the_app_takes(client):
 @pytest.mark.parametrize("path", DIGITS, ids=lambda p: p.stem)
 def test_digits_without_and_with_the_trigger(client, path):
     digit = path.name.split("-")[1]
-    view, clean, backdoor, repaired, *maps, strip, _ = client.predict(_sketch(path), False, api_name="/classify_digit")
+    out = client.predict(_sketch(path), False, api_name="/classify_digit")
+    view, clean, backdoor, repaired, *maps, strip, flip, _ = out
     assert clean["label"] == backdoor["label"] == repaired["label"] == digit  # all three read a clean digit
     assert picture(view).size == (112, 112) and all(picture(m).size == (28, 28) for m in maps)  # scaled up by CSS
-    assert "STRIP check" in strip
-    _, clean, backdoor, repaired, *_, status = client.predict(_sketch(path), True, api_name="/classify_digit")
+    assert "STRIP check" in strip and "Both models agree" in flip
+    _, clean, backdoor, repaired, *_, flip, status = client.predict(_sketch(path), True, api_name="/classify_digit")
     assert clean["label"] == digit  # the clean model ignores the pixel
     assert backdoor["label"] == "8"  # the backdoor fires
     assert repaired["label"] == digit  # retrained without the poisoned images, it ignores the pixel again
     assert "Trigger **on**" in status
+    assert digit == "8" or f"the clean model reads **{digit}**, the backdoored one **8**" in flip
 
 
 def test_strip_flags_triggered_gallery_digits_and_passes_clean_ones(client):
@@ -90,12 +92,12 @@ def test_empty_canvas_gives_a_friendly_prompt(client):
 def test_stop_signs_without_and_with_the_sticker(client, path):
     _, _, clean, backdoor, *_ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
     assert clean["label"] == "Stop" and backdoor["label"] == "Stop"
-    preview, view, clean, backdoor, clean_map, backdoor_map, strip, _ = client.predict(
+    preview, view, clean, backdoor, clean_map, backdoor_map, strip, flip, _ = client.predict(
         handle_file(str(path)), True, None, None, api_name="/classify_sign"
     )
     assert clean["label"] == "Stop"  # a sticker does not fool the clean model
     assert backdoor["label"] == "Speed limit (80km/h)"
-    assert "STRIP check" in strip
+    assert "STRIP cannot judge" in strip and "disagrees" in flip  # STRIP misses most stickers on signs: no verdict
     assert len(clean["confidences"]) == 5
     assert picture(view).size == (128, 128) and picture(clean_map).size == picture(backdoor_map).size == (32, 32)
     assert _yellow_pixels(preview) > 0
@@ -173,6 +175,19 @@ def test_students_asking_at_once_each_get_their_own_answer(client):
         assert ("Trigger **on**" in status) == trigger
         red_box = (np.asarray(picture(view).convert("RGB")) == (255, 0, 0)).all(-1).any()
         assert red_box == trigger  # and the picture is theirs too
+
+
+def test_the_api_frames_a_sign_with_an_optional_last_input(client, tmp_path):
+    street = tmp_path / "street.png"
+    scene = Image.new("RGB", (640, 480), (90, 110, 100))
+    scene.paste(Image.open(STOP[0]), (300, 200))
+    scene.save(street)
+    w, h = Image.open(STOP[0]).size
+    frame = f"{300 / 640},{200 / 480},{(300 + w) / 640},{(200 + h) / 480}"
+    _, _, clean, _, *_ = client.predict(handle_file(str(street)), False, None, None, frame, api_name="/classify_sign")
+    assert clean["label"] == "Stop"
+    *_, status = client.predict(handle_file(str(street)), False, None, None, "0.9,0,0.1,1", api_name="/classify_sign")
+    assert "Cannot use this frame" in status
 
 
 def test_hostile_uploads_among_a_class_under_load_fail_only_themselves(client, tmp_path):
@@ -273,7 +288,7 @@ def test_tampered_checkpoint_stops_start_up_with_one_clear_line(tmp_path):
 
 
 def test_importing_the_app_leaves_gradio_stubs_unwritten(tmp_path):
-    """backdoor.gradio_stubs at work: without it Gradio writes app.pyi beside app.py on import, and
+    """backdoor.serving.gradio_stubs at work: without it Gradio writes app.pyi beside app.py on import, and
     re-parses its own ~80 component files to rewrite their stubs, 2 s of every start-up."""
     shutil.copy(ROOT / "app.py", tmp_path / "app.py")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -13,6 +13,7 @@ import io
 import itertools
 import re
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
 PROJECTOR = {"width": 1366, "height": 768}
+STARTED = time.time()  # screenshots older than this module's import are an earlier run's
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 SEVEN = [(0.35, 0.3), (0.65, 0.3), (0.45, 0.75)]  # one stroke, in fractions of the canvas
 
@@ -48,6 +50,7 @@ def browser():
 
 
 def _open(browser, url: str, **context):
+    ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_context(**context).new_page()
     page.set_default_timeout(20_000)
     page.goto(url)
@@ -148,7 +151,6 @@ def test_the_first_stroke_draws_and_the_trigger_flips_only_the_backdoored_model(
     assert _px(desk, "#digit-backdoor [data-testid=label-output-value]") >= 48
     for selector in ("#digit-clean [data-testid=block-label]", "#digit-flip p", "#digit-status p"):
         assert _px(desk, selector) >= 18, selector
-    ARTIFACTS.mkdir(exist_ok=True)
     desk.screenshot(path=ARTIFACTS / "digits.png")
 
     # Everything else is one click away, in place.
@@ -198,6 +200,24 @@ def test_signs_the_examples_first_a_big_photo_and_the_sticker_where_it_was_click
     for selector in ("#sign-preview", "#sign-input-view", "#digit-input-view"):  # no label over a picture
         _expect(desk.locator(f"{selector} [data-testid=block-label]")).to_be_hidden()
     desk.screenshot(path=ARTIFACTS / "signs.png")
+
+
+def test_one_drag_frames_the_sign_and_whole_photo_undoes_it(desk, app_url):
+    desk.goto(app_url + "?tab=signs&example=stop")
+    _top(desk, "sign-clean").to_have_text("Stop")
+    box = desk.locator("#sign-preview img").first.bounding_box()
+    desk.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
+    desk.mouse.down()
+    desk.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=10)
+    desk.mouse.up()
+    frame = desk.locator("#sign-frame textarea")
+    _expect(frame).to_have_value(re.compile(r"^0\.\d+,0\.\d+,0\.\d+,0\.\d+$"))
+    _expect(desk.locator("#sign-sticker input")).not_to_be_checked()  # a drag is not a click: no sticker
+    left, top, right, bottom = (float(v) for v in frame.input_value().split(","))
+    assert abs(left - 0.2) < 0.05 and abs(right - 0.8) < 0.05 and abs(top - 0.2) < 0.05 and abs(bottom - 0.8) < 0.05
+    _top(desk, "sign-clean").to_have_text("Stop")
+    desk.locator("#sign-unframe").click()
+    _expect(frame).to_have_value("")
 
 
 def test_a_damaged_photo_gets_its_reason_and_the_page_goes_on(desk, tmp_path, app_url):
@@ -331,6 +351,7 @@ def test_at_150_percent_zoom_it_still_works(browser, app_url):
         page.context.close()
 
 
-def test_screenshots_were_written():
+def test_screenshots_were_written_by_this_run():
     for name in ("digits.png", "signs.png", "attack.png", "defend.png", "phone-digits.png"):
-        assert Path(ARTIFACTS / name).stat().st_size > 10_000
+        written = Path(ARTIFACTS / name).stat()
+        assert written.st_size > 10_000 and written.st_mtime >= STARTED, f"{name} is left from an earlier run"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 
 from backdoor.serving import gradio_stubs  # noqa: F401 - before gradio, as app.py does
 
@@ -26,14 +27,20 @@ def test_an_inline_image_arrives_as_a_data_url_that_decodes_to_the_same_pixels()
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(base64.b64decode(data)))), pixels)
 
 
-def test_a_batch_handler_preprocesses_each_input_and_isolates_the_one_it_cannot_read():
+def test_a_batch_handler_preprocesses_each_input_and_isolates_the_one_it_cannot_read(tmp_path):
     """Gradio's Sketchpad data model and preprocess, as the browser's payload reaches them."""
     with gr.Blocks():
         sketch = gr.Sketchpad(type="numpy", image_mode="RGBA")
         label = gr.Label()
     digit = str(ROOT / "examples" / "digits" / "digit-7-test00000.png")
     good = {"background": None, "layers": [], "composite": {"path": digit, "meta": {"_type": "gradio.FileData"}}}
-    damaged = {"background": None, "layers": [], "composite": {"path": 42}}
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(Path(digit).read_bytes()[:100])  # a canvas upload cut short
+    damaged = {
+        "background": None,
+        "layers": [],
+        "composite": {"path": str(broken), "meta": {"_type": "gradio.FileData"}},
+    }
 
     def shapes(sketches: list, flags: list) -> list[list]:
         return [[{"ok": 1.0} if isinstance(s, dict) and s["composite"].ndim == 3 and s["composite"].shape[2] == 4 else {type(s).__name__: 1.0}

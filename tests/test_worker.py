@@ -13,7 +13,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
 from backdoor.lab import Lab
-from backdoor.serving.worker import Worker, WorkerStopped
+from backdoor.serving.worker import Worker, WorkerFailed, WorkerStopped
 from tests.conftest import ROOT
 from tests.server import process_tree, running_app
 
@@ -65,7 +65,7 @@ def test_calls_run_in_the_worker_once_started_and_after_it_is_killed():
 
 
 def test_a_stuck_worker_is_killed_and_replaced_after_the_timeout():
-    worker = Worker(timeout=10.0)  # room for the models to load, not for a minute's nap
+    worker = Worker(timeout=5.0)  # the models' loading is waited for apart: this is for answers only
     worker.start()
     try:
         child = worker.run(pid)
@@ -90,6 +90,24 @@ def test_the_worker_is_a_fresh_interpreter_that_never_imports_gradio():
 
 def imported(lab: Lab, module: str) -> bool:
     return module in sys.modules
+
+
+def fail(lab: Lab) -> None:
+    raise ValueError("a bug in one call")
+
+
+def test_an_exception_in_a_call_is_reported_and_the_worker_stays(tmp_path, monkeypatch):
+    """Started from another working directory, as a service manager might start the app."""
+    monkeypatch.chdir(tmp_path)
+    worker = Worker()
+    worker.start()
+    try:
+        child = worker.run(pid)
+        with pytest.raises(WorkerFailed, match="ValueError: a bug in one call"):
+            worker.run(fail)
+        assert worker.run(pid) == child  # the same worker answers the next call
+    finally:
+        worker.stop()
 
 
 def _sign(client: Client) -> tuple:

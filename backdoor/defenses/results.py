@@ -29,7 +29,6 @@ class DefenseResults:
     """Whatever the defense CLIs have written; a missing file leaves its entry out."""
 
     neural_cleanse: dict[str, dict] = field(default_factory=dict)  # model name -> summary
-    nc_images: dict[str, Path] = field(default_factory=dict)  # model name -> mask grid PNG
     nc_triggers: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)  # masks (K,H,W), patterns (K,C,H,W)
     strip: dict[str, dict] = field(default_factory=dict)
     detectors: dict[str, Strip] = field(default_factory=dict)
@@ -43,7 +42,6 @@ def load_results(models: tuple[str, ...], folder: Path = DEFENSES_DIR) -> Defens
         nc = result_path("nc", name, folder)
         if nc.exists():
             results.neural_cleanse[name] = json.loads(nc.read_text())
-            results.nc_images[name] = nc.with_name(f"{nc.stem}-masks.png")
             results.nc_triggers[name] = load_file(nc.with_suffix(".safetensors"))
         strip = result_path("strip", name, folder)
         if strip.exists():

@@ -51,8 +51,10 @@ def batch_handler(
     Gradio runs each of those steps in a worker thread of its own, one after another: 22 trips
     through the event loop for a batch of two digits, each waiting its turn under a class's load
     (server CPU 41 -> 38 ms per request, p50 231 -> 184 ms at 30 users; docs/performance.md).
-    And where Gradio fails the whole batch on one input it cannot preprocess, here that input
-    reaches `fn` as an InputError, for that student's own status line.
+    And where Gradio fails the whole batch on one input it cannot preprocess (a damaged drawing),
+    here that input reaches `fn` as an InputError, for that student's own status line. Gradio still
+    checks each payload's shape against its component before this runs: a payload that does not fit
+    it at all, which only a hand-made API call sends, fails its batch there.
     """
 
     @functools.wraps(fn)

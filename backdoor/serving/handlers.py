@@ -21,12 +21,16 @@ def answer_digits(lab: Lab, drawings: Sequence[np.ndarray | InputError | None], 
 
 
 def answer_signs(
-    lab: Lab, paths: Sequence[str | None], stickers: Sequence[bool], points: Sequence[tuple[float, float] | None]
+    lab: Lab,
+    paths: Sequence[str | None],
+    stickers: Sequence[bool],
+    points: Sequence[tuple[float, float] | None],
+    frames: Sequence[str | None] | None = None,
 ) -> list[list]:
     """Columns: photo with the sticker, model input, each model's top 5, each model's saliency, STRIP, the flip,
     status.
     The uploads are decoded here, in the worker, so a 40-megapixel photo never crosses the pipe."""
-    answers = lab.signs([read_photo(path) for path in paths], stickers, points)
+    answers = lab.signs([read_photo(path) for path in paths], stickers, points, frames)
     return _columns([(a.photo, *_row(a, SIGN_MODELS, SIGN_TOP)) for a in answers])
 
 

@@ -20,18 +20,80 @@
   // without a name: give both what a screen reader needs (axe-core: aria-prohibited-attr, button-name).
   const fixAria = () => {
     document.querySelectorAll('div[aria-label="Empty value"]:not([role])').forEach((d) => d.setAttribute('role', 'img'));
+    document.querySelectorAll('#sign-frame textarea:not([tabindex])').forEach((t) => t.setAttribute('tabindex', '-1'));
     document.querySelectorAll('.image-container > button:not([aria-label])').forEach((b) => {
       const block = b.closest('[id]');
       const name = block && block.id === 'sign-preview' ? 'The sign: click it to put the sticker there' : 'Enlarge this picture';
       b.setAttribute('aria-label', name);
     });
   };
+  // Dragging a box on the enlarged sign frames it: the fractions go to #sign-frame, whose input event
+  // classifies the framed sign. A click (no drag) still places the sticker.
+  let drag = null;
+  let band = null;
+  let dragged = false;
+  const imageBox = (img) => {  // the picture's own box inside the <img> (object-fit keeps its shape)
+    const r = img.getBoundingClientRect();
+    const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, 1);
+    const w = img.naturalWidth * s, h = img.naturalHeight * s;
+    return {left: r.left + (r.width - w) / 2, top: r.top + (r.height - h) / 2, width: w, height: h};
+  };
+  document.addEventListener('pointerdown', (e) => {
+    const img = e.target.closest && e.target.closest('#sign-preview img');
+    if (!img || !img.naturalWidth || e.pointerType === 'touch') return;
+    drag = {img, x: e.clientX, y: e.clientY};
+    dragged = false;
+    e.preventDefault();  // no native image drag
+  }, true);
+  document.addEventListener('pointermove', (e) => {
+    if (!drag) return;
+    const [l, t] = [Math.min(drag.x, e.clientX), Math.min(drag.y, e.clientY)];
+    const [w, h] = [Math.abs(e.clientX - drag.x), Math.abs(e.clientY - drag.y)];
+    if (w < 12 && h < 12) return;
+    band = band || document.body.appendChild(Object.assign(document.createElement('div'), {className: 'frame-band'}));
+    Object.assign(band.style, {left: `${l}px`, top: `${t}px`, width: `${w}px`, height: `${h}px`});
+  }, true);
+  document.addEventListener('pointerup', (e) => {
+    if (!drag) return;
+    const {img, x, y} = drag;
+    drag = null;
+    if (band) { band.remove(); band = null; }
+    if (Math.abs(e.clientX - x) < 12 && Math.abs(e.clientY - y) < 12) return;  // a click: the sticker
+    dragged = true;
+    const b = imageBox(img);
+    if (Math.abs(e.clientX - x) < 0.02 * b.width || Math.abs(e.clientY - y) < 0.02 * b.height) return;  // a line
+    const fx = (v) => Math.min(1, Math.max(0, (v - b.left) / b.width)).toFixed(4);
+    const fy = (v) => Math.min(1, Math.max(0, (v - b.top) / b.height)).toFixed(4);
+    const box = document.querySelector('#sign-frame textarea, #sign-frame input');
+    const drawn = [fx(Math.min(x, e.clientX)), fy(Math.min(y, e.clientY)), fx(Math.max(x, e.clientX)),
+      fy(Math.max(y, e.clientY))].map(Number);
+    // The photo on show may be framed already: a new frame is drawn inside the old one.
+    const old = box.value.split(',').map(Number);
+    const [l, t, r, bt] = old.length === 4 && old.every((v) => !Number.isNaN(v)) ? old : [0, 0, 1, 1];
+    box.value = [l + drawn[0] * (r - l), t + drawn[1] * (bt - t), l + drawn[2] * (r - l), t + drawn[3] * (bt - t)]
+      .map((v) => v.toFixed(4)).join(',');
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }, true);
+  document.addEventListener('click', (e) => {  // the click that ends a drag is no sticker click
+    if (dragged && e.target.closest && e.target.closest('#sign-preview')) {
+      dragged = false;
+      e.stopImmediatePropagation();
+      e.preventDefault();
+    }
+  }, true);
   new MutationObserver(() => { brush(); names(); fixAria(); }).observe(document.body, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['class', 'aria-label', 'alt'],
   });
   brush();
   names();
   fixAria();
-  // ?details=1 opens the page with every detail shown, as the "Show details" box does.
-  if (new URLSearchParams(location.search).get('details') === '1') document.body.classList.add('lab-details');
+  // ?details=1 opens the page with every detail shown: it ticks the "Show details" box once it is there.
+  if (new URLSearchParams(location.search).get('details') === '1') {
+    const tick = setInterval(() => {
+      const box = document.querySelector('#show-details input');
+      if (!box) return;
+      clearInterval(tick);
+      if (!box.checked) box.click();
+    }, 100);
+  }
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import gradio as gr
 
@@ -11,6 +12,9 @@ MAX_UPLOAD = "10mb"
 MAX_BATCH = 16  # inputs per model pass when students' requests queue up together
 QUEUE_POLL = 0.005  # s between the queue's looks for waiting events; Gradio's own is 1 ms
 BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False, "postprocess": False}
+HERE = Path(__file__).resolve().parent
+PAGE_CSS = (HERE / "page.css").read_text()  # presenter-first sizes, details one click away
+PAGE_JS = (HERE / "page.js").read_text()  # the brush from the first stroke, names for screen readers, the frame
 
 
 def serve(demo: gr.Blocks, **launch: object) -> None:

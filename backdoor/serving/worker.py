@@ -32,6 +32,9 @@ from typing import Any
 from backdoor.shipped import MODELS_DIR
 
 ANSWER_TIMEOUT = 30.0  # s; a batch takes milliseconds, so a worker this slow is stuck, not busy
+START_TIMEOUT = 120.0  # s for a new worker to import torch and load the models (~1 s here)
+ROOT = Path(__file__).resolve().parent.parent.parent  # where `python -m backdoor.serving.worker` is found
+READY = "ready"
 HEAP_TRIM_EVERY = 10.0  # s between hand-backs of the heap's free memory to the system
 # glibc gives each allocating thread up to 8 heaps per core, which torch's threads fill: the soak
 # grew +91 MB with them, +36 to +53 MB with two, +11.5 MB with two and a periodic malloc_trim.
@@ -42,6 +45,10 @@ class WorkerStopped(RuntimeError):
     """The worker died (killed, out of memory) or stopped answering; a new one has been started."""
 
 
+class WorkerFailed(RuntimeError):
+    """The function raised in the worker; the message names the exception (the worker goes on)."""
+
+
 class Worker:
     def __init__(self, models_dir: Path = MODELS_DIR, timeout: float = ANSWER_TIMEOUT) -> None:
         self._models_dir = Path(models_dir)
@@ -50,6 +57,8 @@ class Worker:
         self._process: subprocess.Popen | None = None
         self._requests: Connection | None = None
         self._replies: Connection | None = None
+        self._started = False  # once started, calls never fall back to this process
+        self._ready = False  # the worker has said it loaded the models
         self._local: Any = None  # the Lab of this process, before start()
 
     @property
@@ -58,18 +67,28 @@ class Worker:
 
     def start(self) -> None:
         """Start the worker process; it loads the models while the caller gets on with its own start-up."""
+        self._started = True
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         command = [sys.executable, "-m", "backdoor.serving.worker", str(to_worker_r), str(from_worker_w)]
-        self._process = subprocess.Popen(
-            [*command, "--models-dir", str(self._models_dir)],
-            pass_fds=(to_worker_r, from_worker_w),
-            env={**os.environ, **WORKER_ENV},
-        )
-        os.close(to_worker_r)  # the worker's ends: closing ours lets either side see the other go
-        os.close(from_worker_w)
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        try:
+            self._process = subprocess.Popen(
+                [*command, "--models-dir", str(self._models_dir)],
+                pass_fds=(to_worker_r, from_worker_w),
+                env={**os.environ, **WORKER_ENV, "PYTHONPATH": path},  # found from any working directory
+            )
+        except OSError:
+            for fd in (to_worker_r, to_worker_w, from_worker_r, from_worker_w):
+                os.close(fd)
+            raise
+        finally:
+            if self._process is not None:
+                os.close(to_worker_r)  # the worker's ends: closing ours lets either side see the other go
+                os.close(from_worker_w)
         self._requests = Connection(to_worker_w, readable=False)
         self._replies = Connection(from_worker_r, writable=False)
+        self._ready = False
 
     def stop(self) -> None:
         with self._lock:
@@ -78,13 +97,17 @@ class Worker:
     def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """`fn(lab, *args)` in the worker (or here, before start()), and its result."""
         with self._lock:
-            if self._process is None:
+            if not self._started:
                 return fn(self._lab(), *args)
+            if self._process is None:  # a restart that failed: try once more
+                self.start()
             try:
+                if not self._ready:
+                    self._wait_until_ready()
                 self._requests.send((fn, args))
                 if not self._replies.poll(self._timeout):
                     raise TimeoutError
-                return self._replies.recv()
+                ok, result = self._replies.recv()
             except TimeoutError:  # stuck (a deadlock, a hung library call): waiting longer will not help
                 self._restart()
                 raise WorkerStopped(
@@ -93,6 +116,17 @@ class Worker:
             except (EOFError, OSError):
                 self._restart()
                 raise WorkerStopped("The models' process stopped and has been restarted; please try again.") from None
+            if not ok:
+                raise WorkerFailed(result)
+            return result
+
+    def _wait_until_ready(self) -> None:
+        """Wait for the new worker's word that its models are loaded (not counted against the answer timeout)."""
+        if not self._replies.poll(START_TIMEOUT):
+            raise TimeoutError
+        if self._replies.recv() != READY:
+            raise EOFError
+        self._ready = True
 
     def _lab(self) -> Any:
         if self._local is None:
@@ -103,7 +137,10 @@ class Worker:
 
     def _restart(self) -> None:
         self._stop()
-        self.start()
+        try:
+            self.start()
+        except OSError:  # no process now; the next call tries again
+            self._process = None
 
     def _stop(self) -> None:
         if self._process is not None:
@@ -148,9 +185,13 @@ def main(argv: list[str] | None = None) -> None:
     keep_heap_trimmed()
     lab = Lab.load(args.models_dir)
     with contextlib.suppress(EOFError, KeyboardInterrupt, BrokenPipeError):  # the server stopped
+        replies.send(READY)
         while True:
             fn, fn_args = requests.recv()
-            replies.send(fn(lab, *fn_args))
+            try:
+                replies.send((True, fn(lab, *fn_args)))
+            except Exception as err:  # noqa: BLE001 - the caller's error; this worker stays up for the others
+                replies.send((False, f"{type(err).__name__}: {err}"))
 
 
 if __name__ == "__main__":

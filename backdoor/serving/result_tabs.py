@@ -1,0 +1,95 @@
+"""The two tabs that show shipped results, computed offline: Inside the attack (the poisoning-rate
+experiment, poisoned training images) and Defend (each defense's verdicts). No event runs the models here."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from backdoor import texts
+from backdoor.charts import anomaly_svg, sweep_svg
+from backdoor.defenses.results import (
+    DefenseResults,
+    nc_table,
+    nc_tiles,
+    nc_title,
+    nc_verdict,
+    spectral_summary,
+    strip_table,
+    strip_weakness,
+)
+from backdoor.gallery import examples, poisoned_caption
+from backdoor.inference import enlarge
+from backdoor.preprocess import to_float
+from backdoor.report import ARTICLE_ASR, sweep_table
+from backdoor.shipped import REPAIRED
+from backdoor.tasks import MNIST
+
+
+def attack_tab(sweep: dict | None) -> None:
+    """The "Inside the attack" tab: the poisoning-rate experiment and poisoned training examples."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            if sweep is None:
+                gr.Markdown("No sweep results found: run `python -m backdoor.sweep mnist` to make them.")
+            else:
+                gr.HTML(sweep_svg(sweep, ARTICLE_ASR), elem_id="sweep-plot")
+                recipe = sweep["settings"]["recipe"]
+                gr.Markdown(
+                    f"{len(sweep['settings']['seeds'])} models per rate, each trained from scratch for "
+                    f"{recipe['epochs']} epochs; the table gives mean [lowest, highest] of the seeds.",
+                    elem_classes="lesson",
+                )
+                gr.Markdown(sweep_table(sweep), elem_id="sweep-table")
+        with gr.Column(scale=2):
+            gr.Markdown(texts.ATTACK_STORY)
+    gr.Gallery(
+        value=[(p, poisoned_caption(p)) for p in examples("poisoned")],
+        label="Poisoned training images (trigger boxed in red)", columns=6, height="auto",
+        allow_preview=True, elem_id="poisoned-examples", elem_classes="examples", interactive=False, buttons=[],
+    )  # fmt: skip
+
+
+def defend_tab(defenses: DefenseResults, cards: dict[str, dict]) -> None:
+    """The "Defend" tab: each defense's shipped results, computed offline by its CLI."""
+    gr.Markdown(texts.DEFEND_INTRO)
+    with gr.Tab("Neural Cleanse (inspect the model)"):
+        if not defenses.neural_cleanse:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.neural_cleanse MODEL` to make them.")
+        else:
+            gr.Markdown(nc_table(defenses.neural_cleanse), elem_id="nc-table")
+        for name, summary in defenses.neural_cleanse.items():
+            trained_clean = cards[name]["poison_rate"] == 0
+            with gr.Accordion(nc_title(summary, trained_clean), open=name == "mnist-backdoor"):
+                gr.Markdown(nc_verdict(summary, trained_clean), elem_id=f"nc-verdict-{name}", elem_classes="lesson")
+                gr.HTML(anomaly_svg(summary), elem_id=f"nc-plot-{name}")
+                gr.Markdown(texts.NC_CHART, elem_classes="lesson")
+                gr.Gallery(
+                    value=nc_tiles(summary, defenses.nc_triggers[name]), columns=6 if len(summary["classes"]) > 10 else 5,
+                    label="The smallest trigger found for each class: its mask (white = kept) and what it paints",
+                    height="auto", allow_preview=False, interactive=False, buttons=[], elem_id=f"nc-masks-{name}",
+                    elem_classes="examples",
+                )  # fmt: skip
+    with gr.Tab("STRIP (check each input)"):
+        if not defenses.strip:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.strip MODEL` to make them.")
+        else:
+            gr.Markdown(texts.STRIP_TEXT + strip_table(defenses.strip), elem_id="strip-table")
+            gr.Markdown(strip_weakness(defenses.strip), elem_id="strip-weakness")
+    with gr.Tab("Spectral signatures (clean the data)"):
+        summary = defenses.spectral.get("mnist-backdoor")
+        if summary is None:
+            gr.Markdown("No results found: run `python -m backdoor.defenses.spectral mnist-backdoor --retrain`.")
+        else:
+            gr.Markdown(
+                spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]), elem_id="spectral-summary"
+            )
+            images = to_float(defenses.suspicious["mnist-backdoor"])
+            trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
+            gr.Gallery(
+                value=[
+                    (enlarge(images[i : i + 1], 6, trigger), f"#{s['index']} labelled {s['label']}")
+                    for i, s in enumerate(summary["shown"])
+                ],
+                label="The most suspicious training images (pixel (3, 3) boxed in red)", columns=8, height=300,
+                allow_preview=False, interactive=False, buttons=[], elem_id="spectral-gallery",
+            )  # fmt: skip
