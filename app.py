@@ -56,9 +56,15 @@ def pick_digit(evt: gr.SelectData) -> dict:
     return {"background": path, "layers": [], "composite": path}
 
 
-def _answer(title: str, top: int, elem_id: str) -> gr.Label:
-    """A model's answer: its top class large; the runners-up below (all of them with "Show details")."""
-    return gr.Label(label=title, num_top_classes=top, elem_id=elem_id, elem_classes="answer", min_width=150)
+def _answers(top: int, tab: str) -> tuple[gr.Label, gr.Label, gr.Markdown]:
+    """The clean and the backdoored model's answers side by side, each top class large (the runners-up with
+    "Show details"), and under them the line that marks when they disagree."""
+    with gr.Row():
+        clean, backdoor = (
+            gr.Label(label=f"{title} model", num_top_classes=top, elem_id=f"{tab}-{kind}", elem_classes="answer")
+            for title, kind in (("Clean", "clean"), ("Backdoored", "backdoor"))
+        )
+    return clean, backdoor, gr.Markdown(elem_id=f"{tab}-flip", elem_classes="flip")
 
 
 def _picture(heading: str, elem_id: str, height: int, image_format: str = "png") -> InlineImage:
@@ -131,10 +137,7 @@ def build_demo(
                         trigger = gr.Checkbox(label="Add the trigger pixel", elem_id="digit-trigger")
                         digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
                     with gr.Column(scale=1, min_width=300):
-                        with gr.Row():
-                            digit_clean = _answer("Clean model", 10, "digit-clean")
-                            digit_backdoor = _answer("Backdoored model", 10, "digit-backdoor")
-                        digit_flip = gr.Markdown(elem_id="digit-flip", elem_classes="flip")
+                        digit_clean, digit_backdoor, digit_flip = _answers(10, "digit")
                         with gr.Row():
                             with gr.Column(min_width=150):
                                 digit_view = _picture("**What the models see** (28×28)", "digit-input-view", 168)
@@ -161,7 +164,7 @@ def build_demo(
 
             with gr.Tab("Signs", id="signs"):
                 with gr.Row(equal_height=False):
-                    with gr.Column(scale=0, min_width=350):
+                    with gr.Column(scale=0, min_width=320):
                         gr.Markdown(
                             "**1. Pick a sign** (real GTSRB test photos), or upload your own", elem_classes="heading"
                         )
@@ -174,11 +177,11 @@ def build_demo(
                             label="Your photo", type="filepath", sources=["upload", "clipboard"],
                             elem_id="sign-image", height=180,
                         )  # fmt: skip
-                    with gr.Column(scale=1, min_width=300):
+                    with gr.Column(scale=1, min_width=280):
                         sign_preview = _picture(
                             "**2. Click the sign** to put the yellow sticker there; drag a box to frame it",
                             "sign-preview",
-                            420,
+                            380,
                             "jpeg",
                         )
                         with gr.Row():
@@ -190,11 +193,8 @@ def build_demo(
                             value="", elem_id="sign-frame", elem_classes="offscreen",
                         )  # fmt: skip
                         sign_status = gr.Markdown(SIGN_PROMPT, elem_id="sign-status")
-                    with gr.Column(scale=1, min_width=300):
-                        with gr.Row():
-                            sign_clean = _answer("Clean model", 5, "sign-clean")
-                            sign_backdoor = _answer("Backdoored model", 5, "sign-backdoor")
-                        sign_flip = gr.Markdown(elem_id="sign-flip", elem_classes="flip")
+                    with gr.Column(scale=2, min_width=340):
+                        sign_clean, sign_backdoor, sign_flip = _answers(5, "sign")
                         sign_view = _picture("**What the models see** (32×32)", "sign-input-view", 168)
                         gr.Markdown(texts.TRY_SIGNS, elem_classes="lesson")
                 with gr.Row(elem_classes="lab-detail"):

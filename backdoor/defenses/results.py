@@ -93,22 +93,19 @@ def nc_title(summary: dict, trained_clean: bool) -> str:
 def nc_verdict(summary: dict, trained_clean: bool = False) -> str:
     """The Neural Cleanse verdict for one model, in a sentence a class can read."""
     index = summary["anomaly_index"]
-    if summary["flagged"] and trained_clean:
-        names = ", ".join(f"**{n}**" for n in summary["flagged_names"])
-        k = summary["flagged"][0]
-        return (
-            f"**A false alarm.** This model was trained on clean data, yet class {names} needs a trigger of only "
-            f"{summary['mask_l1'][k]:.1f} pixels' worth of mask (median {pd.Series(summary['mask_l1']).median():.1f}; "
-            f"anomaly index {index[k]:.2f} > 2). Classes recognised from one small, distinctive figure are cheap "
-            "to reach without any backdoor, so Neural Cleanse flags them too: a flag is a lead to check, not proof."
-        )
     if summary["flagged"]:
         names = ", ".join(f"**{n}**" for n in summary["flagged_names"])
         k = summary["flagged"][0]
+        finding = (
+            f"class {names} needs a trigger of only {summary['mask_l1'][k]:.1f} pixels' worth of mask; the median "
+            f"class needs {pd.Series(summary['mask_l1']).median():.1f}. Anomaly index {index[k]:.2f} > 2."
+        )
+        if not trained_clean:
+            return f"**Backdoored.** {finding[0].upper()}{finding[1:]}"
         return (
-            f"**Backdoored.** Class {names} needs a trigger of only {summary['mask_l1'][k]:.1f} pixels' worth of "
-            f"mask; the median class needs {pd.Series(summary['mask_l1']).median():.1f}. "
-            f"Anomaly index {index[k]:.2f} > 2."
+            f"**A false alarm.** This model was trained on clean data, yet {finding} Classes recognised from one "
+            "small, distinctive figure are cheap to reach without any backdoor, so Neural Cleanse flags them too: "
+            "a flag is a lead to check, not proof."
         )
     low = [i for i, v in enumerate(summary["mask_l1"]) if v < pd.Series(summary["mask_l1"]).median()]
     worst = max((index[i] for i in low), default=0.0)
