@@ -61,7 +61,13 @@ def _answers(top: int, tab: str) -> tuple[gr.Label, gr.Label, gr.Markdown]:
     "Show details"), and under them the line that marks when they disagree."""
     with gr.Row():
         clean, backdoor = (
-            gr.Label(label=f"{title} model", num_top_classes=top, elem_id=f"{tab}-{kind}", elem_classes="answer")
+            gr.Label(
+                label=f"{title} model",
+                num_top_classes=top,
+                elem_id=f"{tab}-{kind}",
+                elem_classes="answer",
+                min_width=150,
+            )
             for title, kind in (("Clean", "clean"), ("Backdoored", "backdoor"))
         )
     return clean, backdoor, gr.Markdown(elem_id=f"{tab}-flip", elem_classes="flip")
