@@ -220,6 +220,8 @@ def build_demo(
 
             with gr.Tab("Defend", id="defend"):
                 defend_tab(defenses, cards)
+        with gr.Accordion("Lesson plan: six steps, a question each", open=False, elem_id="lesson-plan"):
+            gr.Markdown(texts.LESSON, elem_classes="lesson")
 
         def classify_digits(sketches: list, triggers: list[bool]) -> list[list]:
             drawings = [s.get("composite") if isinstance(s, dict) else s for s in sketches]  # or None, InputError

@@ -66,3 +66,15 @@ Each bar is one class. Up means its trigger mask is **smaller** than the median 
 backdoor causes: a tiny patch is enough to force that answer. A bar above the dashed line (anomaly index > 2)
 is flagged. Bars pointing down are classes that are *harder* than usual to reach: that is no sign of a backdoor.
 """
+
+LESSON = """
+1. **Draw a 3 and a 7.** Do the two models agree? *Could you tell which model is backdoored from its answers alone?*
+2. **Tick the trigger box.** One pixel changes. *Which model changes its answer, and to what?*
+3. **Open "Show details" and look at "what its answer depends on".** *Where does the backdoored model look with the
+   trigger on? And without it?*
+4. **Be the attacker:** box off, draw a digit and tap one dot in the top-left corner. *What does an attacker need
+   to know, and what do they not need?*
+5. **Signs:** pick a stop sign and click it to put the sticker on. *Why is this more dangerous than a digit?*
+6. **Attack and Defend tabs:** *how many poisoned images did it take? Which defense would have caught it, and
+   which one cries wolf on a clean model?*
+"""

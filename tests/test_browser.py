@@ -170,6 +170,8 @@ def test_the_first_stroke_draws_and_the_trigger_flips_only_the_backdoored_model(
 def test_a_guided_step_asks_students_to_draw_the_trigger_themselves(desk):
     _expect(desk.locator(".lesson").first).to_contain_text("Now be the attacker")
     _expect(desk.locator(".lesson").first).to_contain_text("top-left corner")
+    desk.get_by_text("Lesson plan: six steps, a question each").click()  # the optional lesson mode
+    _expect(desk.locator("#lesson-plan")).to_contain_text("Which model changes its answer")
 
 
 def test_signs_the_examples_first_a_big_photo_and_the_sticker_where_it_was_clicked(desk, app_url):
