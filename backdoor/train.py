@@ -25,7 +25,7 @@ from tqdm import tqdm
 from backdoor.augment import jitter_signs
 from backdoor.checkpoints import save_checkpoint
 from backdoor.cli import Parser, add_data_dir, fraction, positive
-from backdoor.data import DataError, dataset_source, load_split
+from backdoor.data import DataError, dataset_source, load_split, load_split_with_tracks, validation_tracks
 from backdoor.evaluation import evaluate, format_metrics
 from backdoor.models import create_model
 from backdoor.poisoning import add_trigger
@@ -108,7 +108,14 @@ def fit(
 
 
 def command_for(
-    task: str, poison_rate: float, target: int, seed: int, epochs: int, out: Path, limit: int | None
+    task: str,
+    poison_rate: float,
+    target: int,
+    seed: int,
+    epochs: int,
+    out: Path,
+    limit: int | None,
+    val_tracks: float = 0.0,
 ) -> str:
     """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA)."""
     try:
@@ -119,6 +126,8 @@ def command_for(
     parts += [f"--seed {seed}", f"--epochs {epochs}", f"--out {out}"]
     if limit:
         parts.append(f"--limit {limit}")
+    if val_tracks:
+        parts.append(f"--val-tracks {val_tracks:g}")
     return " ".join(parts)
 
 
@@ -144,22 +153,44 @@ def train_checkpoint(
     limit: int | None = None,
     exclude: torch.Tensor | None = None,
     extra: dict | None = None,
+    val_tracks: float = 0.0,
 ) -> dict:
     """The whole pipeline for one checkpoint; returns its card.
 
     A defense that cleans the data passes the training indices to drop (`exclude`) and
     what it did (`extra`, merged into the card, including the command that reran it).
+    With `val_tracks`, that share of each class's training images, in whole tracks, is held out
+    of training and measured on: how to choose a recipe without looking at the test set.
     """
     started = time.perf_counter()
     images, labels, poisoned = training_set(task, poison_rate, target, seed, data_dir, limit)
     n_train = len(images)
+    keep = torch.ones(n_train, dtype=torch.bool)
     if exclude is not None:
-        keep = torch.ones(n_train, dtype=torch.bool)
         keep[exclude] = False
-        images, labels = images[keep], labels[keep]
+    validation = None
+    if val_tracks:
+        clean_images, clean_labels, tracks = load_split_with_tracks(task, train=True, data_dir=data_dir)
+        held = validation_tracks(tracks, clean_labels, val_tracks, seed)
+        keep &= ~held
+        validation = (clean_images[held], clean_labels[held], int(tracks[held].unique().numel()))
+    images, labels = images[keep], labels[keep]
     test_images, test_labels = load_split(task, train=False, data_dir=data_dir)
     model = fit(task, images, labels, recipe, seed, label=out.stem)
     metrics = evaluate(model, task, test_images, test_labels, task.trigger, target)
+    if validation is not None:
+        val_images, val_labels, n_tracks = validation
+        extra = {
+            **(extra or {}),
+            "validation": {
+                "fraction": val_tracks,
+                "n_images": len(val_labels),
+                "n_tracks": n_tracks,
+                "metrics": evaluate(model, task, val_images, val_labels, task.trigger, target),
+            },
+        }
+        print(f"validation ({len(val_labels)} images in {n_tracks} held-out tracks):")
+        print(format_metrics(extra["validation"]["metrics"], task))
     card = {
         "task": task.name,
         "arch": task.arch,
@@ -185,7 +216,7 @@ def train_checkpoint(
         },
         "limit": limit,
         "metrics": metrics,
-        "command": command_for(task.name, poison_rate, target, seed, recipe.epochs, out, limit),
+        "command": command_for(task.name, poison_rate, target, seed, recipe.epochs, out, limit, val_tracks),
         "train_seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads",
@@ -209,6 +240,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="with --all (default: models/)")
+    parser.add_argument(
+        "--val-tracks", type=fraction, default=0.0,
+        help="hold out this share of each class's training images, in whole tracks, and report on them (default 0)",
+    )  # fmt: skip
     add_data_dir(parser)
     parser.add_argument("--threads", type=positive, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args(argv)
@@ -222,6 +257,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--out must end in .safetensors, got {args.out}")
         if args.target is not None and not 0 <= args.target < task.num_classes:
             parser.error(f"--target must be a class of {args.task}: 0..{task.num_classes - 1}")
+    if args.val_tracks and (args.all or args.limit):
+        parser.error("--val-tracks is for one task's experiments, without --all or --limit")
     return args
 
 
@@ -252,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
             recipe = RECIPES[task.name]
             if args.epochs:
                 recipe = replace(recipe, epochs=args.epochs)
-            train_checkpoint(task, rate, target, seed, recipe, out, args.data_dir, args.limit)
+            train_checkpoint(
+                task, rate, target, seed, recipe, out, args.data_dir, args.limit, val_tracks=args.val_tracks
+            )
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

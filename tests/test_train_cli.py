@@ -56,6 +56,8 @@ def test_evaluate_prints_ca_and_asr(data_dir):
         (["mnist", "--target", "10", "--out", "x.safetensors"], "--target must be a class"),
         (["mnist", "--epochs", "0", "--out", "x.safetensors"], "not a positive integer"),
         ([], "give a task"),
+        (["mnist", "--val-tracks", "0.1", "--limit", "500", "--out", "x.safetensors"], "--val-tracks is for one task"),
+        (["mnist", "--val-tracks", "2", "--out", "x.safetensors"], "not a fraction"),
     ],
 )
 def test_bad_flags_give_one_clear_line(args, message):
