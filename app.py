@@ -17,43 +17,34 @@ from backdoor.serving import gradio_stubs  # noqa: F401 - before gradio, which i
 
 # isort: split
 import gradio as gr
-from PIL import Image
 
 from backdoor import texts
-from backdoor.checkpoints import CheckpointError, load_checkpoint
+from backdoor.checkpoints import CheckpointError
 from backdoor.defenses.results import DefenseResults, load_results
 from backdoor.gallery import digit_caption, examples, sign_caption
-from backdoor.inference import parse_frame, photo_point
 from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT
 from backdoor.report import sweep_path, tab_summary
+from backdoor.serving.events import (
+    Classify,
+    load_cards,
+    open_link,
+    pick_digit,
+    pick_example,
+    preview_point,
+    start_values,
+    sticker_placed,
+)
 from backdoor.serving.gradio_io import InlineImage, batch_handler
-from backdoor.serving.handlers import answer_digits, answer_signs
 from backdoor.serving.result_tabs import attack_tab, defend_tab
 from backdoor.serving.server import BATCHED, PAGE_CSS, PAGE_JS, serve
 from backdoor.serving.worker import Worker
-from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
+from backdoor.shipped import APP_MODELS, MODELS_DIR
 
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
-TABS = ("digits", "signs", "attack", "defend")
-ORIENTATION = 0x0112  # the EXIF tag a phone sets when it stores a photo turned
 # System fonts: the default theme fetches its fonts from Google, which a classroom may not reach.
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
 )
-
-
-def load_cards(models_dir: Path = MODELS_DIR) -> dict[str, dict]:
-    """The five shipped checkpoints' cards, each after its weights passed the hash and shape checks."""
-    return {name: load_checkpoint(weights_path(name, models_dir))[1] for name in APP_MODELS}
-
-
-def pick_example(evt: gr.SelectData) -> str:
-    return evt.value["image"]["path"]
-
-
-def pick_digit(evt: gr.SelectData) -> dict:
-    path = evt.value["image"]["path"]
-    return {"background": path, "layers": [], "composite": path}
 
 
 def _answers(top: int, tab: str) -> tuple[gr.Label, gr.Label, gr.Markdown]:
@@ -85,36 +76,6 @@ def _picture(heading: str, elem_id: str, height: int, image_format: str = "png")
 def _saliency(model: str, elem_id: str) -> InlineImage:
     with gr.Column(min_width=160):
         return _picture(f"**{model}**: what its answer depends on (brighter = more)", f"{elem_id}-saliency", 200)
-
-
-def start_values(outputs: list, prompt: str) -> list:
-    """Every output empty, the status line back to its prompt."""
-    return [None] * (len(outputs) - 1) + [prompt]
-
-
-def clicked_point(image: dict | str | None, frame: str, index: tuple[int, int]) -> tuple[float, float] | None:
-    """Where a click on the enlarged photo lands on the photo itself; None if the photo or frame is unusable."""
-    try:
-        with Image.open(image.get("path") if isinstance(image, dict) else image) as photo:
-            width, height = photo.size
-            if photo.getexif().get(ORIENTATION) in (5, 6, 7, 8):  # shown turned a quarter, as load_image turns it
-                width, height = height, width
-            return photo_point(width, height, parse_frame(frame), index)
-    except (OSError, ValueError, TypeError, AttributeError, ZeroDivisionError):
-        return None
-
-
-def open_link(request: gr.Request) -> list:
-    """A worksheet's link opens a tab and an example: ?tab=signs&example=stop, ?tab=digits&example=7."""
-    tab = request.query_params.get("tab")
-    wanted = (request.query_params.get("example") or "").lower()
-    sign = next((p for p in examples("signs") if wanted and wanted in sign_caption(p).lower()), None)
-    digit = next((p for p in examples("digits") if wanted and wanted == digit_caption(p)), None)
-    return [
-        gr.Tabs(selected=tab) if tab in TABS else gr.Tabs(),
-        sign if tab == "signs" and sign else gr.skip(),
-        {"background": digit, "layers": [], "composite": digit} if tab in (None, "digits") and digit else gr.skip(),
-    ]
 
 
 def build_demo(
@@ -223,26 +184,13 @@ def build_demo(
         with gr.Accordion("Lesson plan: six steps, a question each", open=False, elem_id="lesson-plan"):
             gr.Markdown(texts.LESSON, elem_classes="lesson")
 
-        def classify_digits(sketches: list, triggers: list[bool]) -> list[list]:
-            drawings = [s.get("composite") if isinstance(s, dict) else s for s in sketches]  # or None, InputError
-            return worker.run(answer_digits, drawings, triggers)
-
-        def classify_signs(images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
-            paths = [image.get("path") if isinstance(image, dict) else image for image in images]
-            points = [None if x is None or y is None else (x, y) for x, y in zip(xs, ys)]
-            return worker.run(answer_signs, paths, stickers, points, frames)
-
-        def classify_new_signs(images: list, stickers: list[bool]) -> list[list]:
-            """A new photo starts whole, with the sticker in the middle of the sign."""
-            middle, whole = [None] * len(images), [""] * len(images)
-            return [middle, middle, whole, *classify_signs(images, stickers, middle, middle, whole)]
-
+        classify = Classify(worker)
         digit_outputs = [
             digit_view, digit_clean, digit_backdoor, digit_repaired, digit_clean_map, digit_backdoor_map,
             digit_repaired_map, digit_strip, digit_flip, digit_status,
         ]  # fmt: skip
         # Every event that runs the models goes through one batched handler per tab.
-        digits = batch_handler(classify_digits, digit_outputs, (sketch,))
+        digits = batch_handler(classify.digits, digit_outputs, (sketch,))
         gr.on(
             [sketch.change, trigger.change], digits, [sketch, trigger], digit_outputs,
             api_name="classify_digit", show_progress="hidden", trigger_mode="always_last", **BATCHED,
@@ -257,7 +205,7 @@ def build_demo(
             sign_preview, sign_view, sign_clean, sign_backdoor, sign_clean_map, sign_backdoor_map, sign_strip,
             sign_flip, sign_status,
         ]  # fmt: skip
-        signs = batch_handler(classify_signs, sign_outputs)
+        signs = batch_handler(classify.signs, sign_outputs)
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y, sign_frame]
         gr.on(
             [sticker.input, sticker_x.submit, sticker_y.submit, sign_frame.input], signs, sign_inputs, sign_outputs,
@@ -267,24 +215,16 @@ def build_demo(
             signs, sign_inputs, sign_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
         sign_image.change(
-            batch_handler(classify_new_signs, [sticker_x, sticker_y, sign_frame, *sign_outputs]), [sign_image, sticker],
+            batch_handler(classify.new_signs, [sticker_x, sticker_y, sign_frame, *sign_outputs]), [sign_image, sticker],
             [sticker_x, sticker_y, sign_frame, *sign_outputs], api_visibility="private", show_progress="hidden",
             **BATCHED,
         )  # fmt: skip
 
         def place_sticker(image: dict | None, frame: str, evt: gr.SelectData) -> list:
-            """A click on the photo puts the sticker there, ticks the box and classifies the sign, in one
-            event: a second event chained with .then cost each click ~70 ms in the browser."""
-            x, y = evt.index
-            return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y], [frame]))]
+            return sticker_placed(signs, image, frame, tuple(evt.index), len(sign_outputs))
 
         def place_sticker_on_preview(image: dict | None, frame: str, evt: gr.SelectData) -> list:
-            """The same for a click on the enlarged (and perhaps framed) photo."""
-            point = clicked_point(image, frame, evt.index)
-            if point is None:
-                return [gr.skip()] * (3 + len(sign_outputs))
-            x, y = point
-            return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y], [frame]))]
+            return sticker_placed(signs, image, frame, preview_point(image, frame, evt.index), len(sign_outputs))
 
         # Ticking the box from here fires no sticker.input, so a click classifies the sign once.
         for photo, place in ((sign_image, place_sticker), (sign_preview, place_sticker_on_preview)):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps
+from PIL import ExifTags, Image, ImageFilter, ImageOps
 
 
 def resize_sign(image: Image.Image, size: int) -> np.ndarray:
@@ -62,6 +62,15 @@ def load_image(path: str, max_pixels: int = MAX_UPLOAD_PIXELS) -> Image.Image:
             return _to_rgb(ImageOps.exif_transpose(image))  # a transposed copy, or a plain copy
         except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt data
             raise InputError("This image file is damaged or truncated; please try another one.") from err
+
+
+def upright_size(path: str) -> tuple[int, int]:
+    """(width, height) of the image as load_image returns it (turned upright by its EXIF orientation), read
+    from the header alone. Raises OSError or ValueError for a file that is not an image."""
+    with Image.open(path) as image:
+        width, height = image.size
+        turned = image.getexif().get(ExifTags.Base.Orientation) in (5, 6, 7, 8)  # a quarter turn either way
+    return (height, width) if turned else (width, height)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -231,7 +231,8 @@ def test_drawings_of_any_size_and_brush_read_as_mnist_digits_and_never_as_8_untr
 
 
 def _street(sign: Image.Image, at: tuple[int, int], size: tuple[int, int] = (640, 480)) -> np.ndarray:
-    """A stand-in street scene: a real GTSRB sign pasted small on a busy background of other signs' colours."""
+    """A busy background with a real GTSRB sign pasted unchanged at `at`, so that the frame around it holds
+    exactly the sign's pixels (backdoor.streets scales and relights its signs, for the photo benchmark)."""
     rng = np.random.default_rng(0)
     scene = Image.fromarray(rng.integers(60, 200, (size[1] // 16, size[0] // 16, 3), dtype=np.uint8)).resize(size)
     scene.paste(sign, at)

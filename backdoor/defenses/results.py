@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 import pandas as pd
 import torch
 from safetensors.torch import load_file
 
+from backdoor.charts import signed_anomaly
 from backdoor.defenses.common import DEFENSES_DIR, result_path
 from backdoor.defenses.strip import Strip, bits
 from backdoor.preprocess import to_uint8
@@ -93,12 +95,13 @@ def nc_title(summary: dict, trained_clean: bool) -> str:
 def nc_verdict(summary: dict, trained_clean: bool = False) -> str:
     """The Neural Cleanse verdict for one model, in a sentence a class can read."""
     index = summary["anomaly_index"]
+    middle = median(summary["mask_l1"])
     if summary["flagged"]:
         names = ", ".join(f"**{n}**" for n in summary["flagged_names"])
         k = summary["flagged"][0]
         finding = (
             f"class {names} needs a trigger of only {summary['mask_l1'][k]:.1f} pixels' worth of mask; the median "
-            f"class needs {pd.Series(summary['mask_l1']).median():.1f}. Anomaly index {index[k]:.2f} > 2."
+            f"class needs {middle:.1f}. Anomaly index {index[k]:.2f} > 2."
         )
         if not trained_clean:
             return f"**Backdoored.** {finding[0].upper()}{finding[1:]}"
@@ -107,9 +110,9 @@ def nc_verdict(summary: dict, trained_clean: bool = False) -> str:
             "small, distinctive figure are cheap to reach without any backdoor, so Neural Cleanse flags them too: "
             "a flag is a lead to check, not proof."
         )
-    low = [i for i, v in enumerate(summary["mask_l1"]) if v < pd.Series(summary["mask_l1"]).median()]
-    worst = max((index[i] for i in low), default=0.0)
-    high = [i for i, v in enumerate(summary["mask_l1"]) if v > pd.Series(summary["mask_l1"]).median() and index[i] > 2]
+    signed = signed_anomaly(summary)  # positive: a smaller mask than the median, the side a backdoor is on
+    worst = max((v for v, norm in zip(signed, summary["mask_l1"]) if norm < middle), default=0.0)
+    high = [i for i, v in enumerate(signed) if v < -2]
     note = (
         f" Class {', '.join(summary['classes'][i] for i in high)} stands out the other way: its mask is *larger* "
         "than usual (it is hard to reach), which no backdoor causes, so it counts for nothing."

@@ -1,0 +1,97 @@
+"""The app's event functions: Gradio's values in, Gradio's values out. The models' work goes to the worker;
+app.py only places the components and wires these to their events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import gradio as gr
+
+from backdoor.checkpoints import load_checkpoint
+from backdoor.gallery import digit_caption, examples, sign_caption
+from backdoor.inference import parse_frame, photo_point
+from backdoor.preprocess import upright_size
+from backdoor.serving.handlers import answer_digits, answer_signs
+from backdoor.serving.worker import Worker
+from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
+
+TABS = ("digits", "signs", "attack", "defend")
+
+
+def load_cards(models_dir: Path = MODELS_DIR) -> dict[str, dict]:
+    """The five shipped checkpoints' cards, each after its weights passed the hash and shape checks."""
+    return {name: load_checkpoint(weights_path(name, models_dir))[1] for name in APP_MODELS}
+
+
+class Classify:
+    """The batched model events (Gradio's batch format: one list per input and per output), run by `worker`."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    def digits(self, sketches: list, triggers: list[bool]) -> list[list]:
+        drawings = [s.get("composite") if isinstance(s, dict) else s for s in sketches]  # or None, InputError
+        return self.worker.run(answer_digits, drawings, triggers)
+
+    def signs(self, images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
+        points = [None if x is None or y is None else (x, y) for x, y in zip(xs, ys)]
+        return self.worker.run(answer_signs, [_path(image) for image in images], stickers, points, frames)
+
+    def new_signs(self, images: list, stickers: list[bool]) -> list[list]:
+        """A new photo starts whole, with the sticker in the middle of the sign: (x, y, frame, *outputs)."""
+        middle, whole = [None] * len(images), [""] * len(images)
+        return [middle, middle, whole, *self.signs(images, stickers, middle, middle, whole)]
+
+
+def sticker_placed(
+    signs: Callable[..., list[list]], image: dict | str | None, frame: str, point: tuple[float, float] | None, n: int
+) -> list:
+    """A click on the photo: the sticker box ticked, its (x, y) and the sign's `n` outputs, in one event (a
+    second event chained with .then cost each click ~70 ms in the browser); nothing changes for no point."""
+    if point is None:
+        return [gr.skip()] * (3 + n)
+    x, y = point
+    return [True, x, y, *(column[0] for column in signs([image], [True], [x], [y], [frame]))]
+
+
+def preview_point(image: dict | str | None, frame: str, index: tuple[int, int]) -> tuple[float, float] | None:
+    """Where a click on the enlarged (and perhaps framed) photo lands on the photo, in its pixels; None if the
+    photo or the frame cannot be read."""
+    try:
+        return photo_point(*upright_size(_path(image)), parse_frame(frame), index)
+    except (OSError, ValueError, TypeError, ZeroDivisionError):
+        return None
+
+
+def start_values(outputs: list, prompt: str) -> list:
+    """Every output empty, the status line back to its prompt."""
+    return [None] * (len(outputs) - 1) + [prompt]
+
+
+def pick_example(evt: gr.SelectData) -> str:
+    return evt.value["image"]["path"]
+
+
+def pick_digit(evt: gr.SelectData) -> dict:
+    path = evt.value["image"]["path"]
+    return {"background": path, "layers": [], "composite": path}
+
+
+def open_link(request: gr.Request) -> list:
+    """A worksheet's link opens a tab and an example: ?tab=signs&example=stop, ?tab=digits&example=7.
+    Outputs: the tabs, the sign photo, the drawing."""
+    tab = request.query_params.get("tab")
+    wanted = (request.query_params.get("example") or "").lower()
+    sign = next((p for p in examples("signs") if wanted and wanted in sign_caption(p).lower()), None)
+    digit = next((p for p in examples("digits") if wanted and wanted == digit_caption(p)), None)
+    return [
+        gr.Tabs(selected=tab) if tab in TABS else gr.Tabs(),
+        sign if tab == "signs" and sign else gr.skip(),
+        {"background": digit, "layers": [], "composite": digit} if tab in (None, "digits") and digit else gr.skip(),
+    ]
+
+
+def _path(image: dict | str | None) -> str | None:
+    """The file path of an image as an event with preprocess=False receives it (Gradio's FileData)."""
+    return image.get("path") if isinstance(image, dict) else image
