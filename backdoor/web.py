@@ -1,0 +1,294 @@
+"""Build the static edition: a folder that runs the lab in each student's browser, with no server work.
+
+    python -m backdoor.web OUT_DIR        # then: python -m http.server -d OUT_DIR
+
+The folder holds the page (web/), onnxruntime-web (web/node_modules, from `npm ci --prefix web`), the
+five shipped models as ONNX graphs that also answer with their saliency map and STRIP's entropy
+(`backdoor.onnx_graph`), the example pictures, the shipped results as lab.json, a manifest with every
+file's sha256, and a README whose front matter makes the folder a Hugging Face Static Space.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from markdown_it import MarkdownIt
+from PIL import Image
+
+from backdoor import texts
+from backdoor.charts import anomaly_svg, sweep_svg
+from backdoor.checkpoints import load_checkpoint, sha256_file
+from backdoor.defenses.results import (
+    load_results,
+    nc_table,
+    nc_tiles,
+    nc_title,
+    nc_verdict,
+    spectral_summary,
+    strip_table,
+    strip_weakness,
+)
+from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
+from backdoor.inference import enlarge
+from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON
+from backdoor.onnx_graph import saliency_graph
+from backdoor.preprocess import to_float
+from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
+from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, REPAIRED, SIGN_MODELS, weights_path
+from backdoor.tasks import MNIST, SIGNS, TASKS, Task
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB_DIR = ROOT / "web"
+PAGE_FILES = ("index.html", "main.js", "pipeline.js", "present.js", "style.css")
+RUNTIME_DIR = WEB_DIR / "node_modules" / "onnxruntime-web" / "dist"
+# The WASM build without WebGPU or JSPI (14 MB, 3.5 MB gzipped: shipped gzipped, unpacked by the page)
+# and its two ES modules.
+RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs")
+RUNTIME_WASM = "ort-wasm-simd-threaded.wasm"
+TITLES = {
+    "digit-clean": "Clean model",
+    "digit-backdoor": "Backdoored model",
+    "digit-repaired": "Repaired model",
+    "sign-clean": "Clean model",
+    "sign-backdoor": "Backdoored model",
+}
+SPACE_README = """---
+title: Backdoor Lab (static)
+emoji: 🚦
+colorFrom: yellow
+colorTo: red
+sdk: static
+app_file: index.html
+pinned: false
+---
+
+# Backdoor Lab, static edition
+
+A clean and a backdoored model side by side (BadNets, Gu et al. 2017), running in your browser with
+onnxruntime-web: nothing you draw or upload leaves it. Built by `python -m backdoor.web` from the shipped
+checkpoints; `manifest.json` gives every file's sha256 and the checkpoints it came from.
+"""
+
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def html(markdown: str) -> str:
+    return _markdown.render(markdown)
+
+
+def inline(markdown: str) -> str:
+    return _markdown.renderInline(markdown)
+
+
+def _task(task: Task) -> dict:
+    t = task.trigger
+    return {
+        "name": task.name,
+        "classes": list(task.classes),
+        "target": task.target,
+        "size": task.size,
+        "channels": task.channels,
+        "trigger": {"side": t.side, "color": list(t.color), "row": t.row, "col": t.col},
+    }
+
+
+def _save_png(pixels: np.ndarray, path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).save(path, optimize=True)
+    return path.as_posix()
+
+
+def _gallery(items: list[tuple[str, str]], elem_id: str, label: str) -> str:
+    figures = "".join(f'<figure><img src="{src}" alt="{caption}"><figcaption>{caption}</figcaption></figure>' for src, caption in items)
+    return f'<h3 class="heading">{label}</h3><div class="gallery" id="{elem_id}">{figures}</div>'
+
+
+def _attack(out: Path, models_dir: Path) -> str:
+    parts = []
+    sweep_file = sweep_path("mnist", models_dir)
+    if sweep_file.exists():
+        sweep = json.loads(sweep_file.read_text())
+        recipe = sweep["settings"]["recipe"]
+        parts += [
+            f'<div class="chart" id="sweep-plot">{sweep_svg(sweep, ARTICLE_ASR)}</div>',
+            html(
+                f"{len(sweep['settings']['seeds'])} models per rate, each trained from scratch for "
+                f"{recipe['epochs']} epochs; the table gives mean [lowest, highest] of the seeds.\n\n" + sweep_table(sweep)
+            ),
+        ]
+    parts.append(html(texts.ATTACK_STORY))
+    poisoned = []
+    for path in examples("poisoned"):
+        target = out / "examples" / "poisoned" / Path(path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        poisoned.append((target.relative_to(out).as_posix(), poisoned_caption(path)))
+    parts.append(_gallery(poisoned, "poisoned-examples", "Poisoned training images (trigger boxed in red)"))
+    return "".join(parts)
+
+
+def _defend(out: Path, models_dir: Path, cards: dict[str, dict]) -> str:
+    defenses = load_results(APP_MODELS, models_dir / "defenses")
+    parts = [html(texts.DEFEND_INTRO), "<h3>Neural Cleanse (inspect the model)</h3>"]
+    if defenses.neural_cleanse:
+        parts.append(f'<div class="prose" id="nc-table">{html(nc_table(defenses.neural_cleanse))}</div>')
+    for name, summary in defenses.neural_cleanse.items():
+        trained_clean = cards[name]["poison_rate"] == 0
+        tiles = []
+        for i, (pixels, caption) in enumerate(nc_tiles(summary, defenses.nc_triggers[name])):
+            src = _save_png(pixels, out / "results" / f"nc-{name}-{i:02d}.png")
+            tiles.append((Path(src).relative_to(out).as_posix(), caption))
+        parts.append(
+            f"<details{' open' if name == 'mnist-backdoor' else ''}><summary>{inline(nc_title(summary, trained_clean))}</summary>"
+            f'<div class="prose lesson" id="nc-verdict-{name}">{html(nc_verdict(summary, trained_clean))}</div>'
+            f'<div class="chart" id="nc-plot-{name}">{anomaly_svg(summary)}</div>{html(texts.NC_CHART)}'
+            + _gallery(tiles, f"nc-masks-{name}", "The smallest trigger found for each class: its mask (white = kept) and what it paints")
+            + "</details>"
+        )
+    if defenses.strip:
+        parts.append("<h3>STRIP (check each input)</h3>")
+        parts.append(f'<div class="prose" id="strip-table">{html(texts.STRIP_TEXT + strip_table(defenses.strip))}</div>')
+        parts.append(f'<div class="prose" id="strip-weakness">{html(strip_weakness(defenses.strip))}</div>')
+    summary = defenses.spectral.get("mnist-backdoor")
+    if summary is not None:
+        parts.append("<h3>Spectral signatures (clean the data)</h3>")
+        parts.append(f'<div class="prose" id="spectral-summary">{html(spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]))}</div>')
+        images = to_float(defenses.suspicious["mnist-backdoor"])
+        trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
+        shown = []
+        for i, s in enumerate(summary["shown"]):
+            src = _save_png(enlarge(images[i : i + 1], 6, trigger), out / "results" / f"spectral-{i:02d}.png")
+            shown.append((Path(src).relative_to(out).as_posix(), f"#{s['index']} labelled {s['label']}"))
+        parts.append(_gallery(shown, "spectral-gallery", "The most suspicious training images (pixel (3, 3) boxed in red)"))
+    return "".join(parts)
+
+
+def _runtime(out: Path) -> str:
+    """onnxruntime-web's files, the WASM gzipped (the page unpacks it with DecompressionStream); its name."""
+    if not (RUNTIME_DIR / RUNTIME_WASM).exists():
+        raise FileNotFoundError(f"onnxruntime-web not found in {RUNTIME_DIR}: run `npm ci --prefix web` first")
+    vendor = out / "vendor"
+    vendor.mkdir()
+    for name in RUNTIME_FILES:
+        shutil.copyfile(RUNTIME_DIR / name, vendor / name)
+    packed = f"{RUNTIME_WASM}.gz"
+    with open(vendor / packed, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=9, mtime=0) as gz:
+        gz.write((RUNTIME_DIR / RUNTIME_WASM).read_bytes())  # mtime=0: the same bytes on every build
+    return packed
+
+
+def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
+    """Write the static edition to `out` (replaced whole, atomically); returns its manifest."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        for name in PAGE_FILES:
+            shutil.copyfile(WEB_DIR / name, staging / name)
+        wasm = _runtime(staging)
+        (staging / "models").mkdir()
+        cards, models = {}, {}
+        defenses = load_results(APP_MODELS, models_dir / "defenses")
+        for name in APP_MODELS:
+            model, card = load_checkpoint(weights_path(name, models_dir))
+            cards[name] = card
+            task = TASKS[card["task"]]
+            detector = defenses.detectors.get(name)
+            graph = saliency_graph(
+                model, (task.channels, task.size, task.size), name, None if detector is None else detector.overlays.numpy()
+            )
+            path = staging / "models" / f"{name}.onnx"
+            path.write_bytes(graph.SerializeToString())
+            models[name] = {"file": f"models/{name}.onnx", "task": task.name, "checkpoint_sha256": card["sha256"]}
+        gallery = {}
+        for kind, caption in (("digits", digit_caption), ("signs", sign_caption)):
+            (staging / "examples" / kind).mkdir(parents=True)
+            gallery[kind] = []
+            for path in examples(kind):
+                shutil.copyfile(path, staging / "examples" / kind / Path(path).name)
+                label = f"MNIST digit {caption(path)}" if kind == "digits" else f"{caption(path)} (GTSRB photo)"
+                gallery[kind].append({"src": f"examples/{kind}/{Path(path).name}", "caption": caption(path), "label": label})
+        lab = {
+            "runtime": {"package": "onnxruntime-web", "version": _runtime_version(), "wasm": wasm},
+            "tasks": {"mnist": _task(MNIST), "signs": _task(SIGNS)},
+            "models": models,
+            "digitModels": list(DIGIT_MODELS),
+            "signModels": list(SIGN_MODELS),
+            "strip": {
+                name: {k: s[k] for k in ("threshold_bits", "far", "frr")} | {"n_overlays": s["settings"]["n_overlays"]}
+                for name, s in defenses.strip.items()
+            },
+            "titles": TITLES,
+            "prompts": {
+                "draw": inline(DRAW_PROMPT),
+                "sign": inline(SIGN_PROMPT),
+                "triggerOn": inline(TRIGGER_ON),
+                "triggerOff": inline(TRIGGER_OFF),
+                "stickerOn": inline(STICKER_ON),
+                "stickerOff": inline(STICKER_OFF),
+            },
+            "html": {
+                "intro": inline(texts.INTRO),
+                "try-digits": html(texts.TRY_DIGITS),
+                "try-signs": html(texts.TRY_SIGNS.replace(" (mouse or pen)", " with a mouse or pen")),
+                "lesson": html(texts.LESSON),
+                "digit-summary": inline(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"])),
+                "sign-summary": inline(tab_summary(cards["signs-clean"], cards["signs-backdoor"])),
+                "attack": _attack(staging, models_dir),
+                "defend": _defend(staging, models_dir, cards),
+            },
+            "examples": gallery,
+        }
+        (staging / "lab.json").write_text(json.dumps(lab, indent=1))
+        (staging / "README.md").write_text(SPACE_README)
+        files = {
+            p.relative_to(staging).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(staging.rglob("*"))
+            if p.is_file()
+        }
+        manifest = {
+            "models": {name: {**m, "sha256": files[m["file"]]} for name, m in models.items()},
+            "checkpoints": {name: sha256_file(weights_path(name, models_dir)) for name in APP_MODELS},
+            "files": files,
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        os.chmod(staging, 0o755)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _runtime_version() -> str:
+    return json.loads((RUNTIME_DIR.parent / "package.json").read_text())["version"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m backdoor.web", description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path, help="the folder to write (replaced if it exists)")
+    parser.add_argument("--models-dir", type=Path, default=MODELS_DIR, help="the checkpoints and their results")
+    args = parser.parse_args(argv)
+    try:
+        manifest = build(args.out, args.models_dir)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    size = sum((args.out / name).stat().st_size for name in manifest["files"]) + (args.out / "manifest.json").stat().st_size
+    print(f"built {args.out}: {len(manifest['files']) + 1} files, {size / 1e6:.1f} MB; serve it with python -m http.server -d {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

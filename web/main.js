@@ -1,0 +1,423 @@
+// The static edition's page: the lab's models run here, in the student's browser, with onnxruntime-web.
+// lab.json (written by `python -m backdoor.web`) carries the tasks, the texts and the shipped results.
+
+import * as ort from "./vendor/ort.wasm.min.mjs";
+import { InputError, digitFromDrawing, frameBox, onWhite, photoPoint, signInput, stamp } from "./pipeline.js";
+import { escape, flipVerdict, inputPicture, percent, ranked, saliencyPicture, stripVerdict } from "./present.js";
+
+const $ = (id) => document.getElementById(id);
+const MAX_PIXELS = 40_000_000; // preprocess.MAX_UPLOAD_PIXELS
+const PREVIEW_SIDE = 400; // inference.PREVIEW_SIDE
+const VIEW_SCALE = 4; // lab.VIEW_SCALE
+const BRUSH = 10; // the app's default brush, in canvas pixels: a tap makes a trigger-sized dot
+const DRAG = 8; // px a pointer must move for a drag (a frame) rather than a click (the sticker)
+
+const lab = await (await fetch("lab.json")).json();
+const sessions = await loadModels(lab);
+window.labTimings = []; // page compute per answer, in ms, for benchmarks/static_page.py
+
+async function loadModels(lab) {
+  ort.env.wasm.wasmPaths = new URL("vendor/", location.href).href;
+  ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which python -m http.server does not give
+  const packed = await fetch(`vendor/${lab.runtime.wasm}`);
+  ort.env.wasm.wasmBinary = await new Response(packed.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+  const entries = await Promise.all(
+    Object.entries(lab.models).map(async ([name, model]) => {
+      const bytes = await (await fetch(model.file)).arrayBuffer();
+      return [name, await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] })];
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** Each model's { probs, saliency, entropy } for one input x (C x S x S floats), one model after another. */
+async function explainAll(names, task, x) {
+  const answers = {};
+  for (const name of names) {
+    const out = await sessions[name].run({ x: new ort.Tensor("float32", x, [1, task.channels, task.size, task.size]) });
+    answers[name] = { probs: out.probs.data, saliency: out.saliency.data, entropy: out.strip_entropy?.data[0] };
+  }
+  return answers;
+}
+
+/** Runs `work` now, or once more after the running call ends: the latest input always gets its answer. */
+function latest(work) {
+  let running = false;
+  let again = false;
+  return async function run() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await work();
+      } while (again);
+    } finally {
+      running = false;
+    }
+  };
+}
+
+function paint(canvas, rgba, width, height) {
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d").putImageData(new ImageData(rgba, width, height), 0, 0);
+}
+
+// --- answers -----------------------------------------------------------------------------------
+function showAnswer(id, task, answer, x, shown) {
+  const figure = $(id);
+  const order = ranked(answer.probs, task.classes);
+  const top = order[0];
+  figure.dataset.top = top.label;
+  figure.dataset.version = String(Number(figure.dataset.version) + 1);
+  const bars = order
+    .slice(0, shown)
+    .map(({ label, p }) => `<li><span>${escape(label)}</span><meter min="0" max="1" value="${p}"></meter><span>${percent(p)}</span></li>`)
+    .join("");
+  figure.innerHTML =
+    `<figcaption>${lab.titles[id]}</figcaption><p class="top">${escape(top.label)}</p>` +
+    `<p class="confidence">${percent(top.p)}</p><ol class="bars lab-detail" aria-label="All answers">${bars}</ol>` +
+    `<p class="heading lab-detail">What its answer depends on (brighter = more)</p>` +
+    `<canvas class="saliency pixelated lab-detail" aria-label="Saliency map"></canvas>`;
+  paint(figure.querySelector("canvas"), saliencyPicture(x, task.channels, task.size, answer.saliency), task.size, task.size);
+}
+
+function clearAnswers(ids) {
+  for (const id of ids) {
+    const figure = $(id);
+    figure.dataset.top = "";
+    figure.dataset.version = String(Number(figure.dataset.version) + 1);
+    figure.innerHTML = `<figcaption>${lab.titles[id]}</figcaption>`;
+  }
+}
+
+function showModelInput(canvas, task, x, outline) {
+  const side = task.size * VIEW_SCALE;
+  paint(canvas, inputPicture(x, task.channels, task.size, VIEW_SCALE, outline), side, side);
+}
+
+function answerPanels(tab, task, names, x, answers, outline) {
+  const ids = names.map((name) => `${tab}-${name.split("-")[1]}`);
+  names.forEach((name, i) => showAnswer(ids[i], task, answers[name], x, tab === "digit" ? task.classes.length : 5));
+  const tops = names.map((name) => ranked(answers[name].probs, task.classes)[0].label);
+  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null);
+  const backdoored = names[1];
+  $(`${tab}-strip`).innerHTML = stripVerdict(answers[backdoored].entropy, lab.strip[backdoored]).html;
+  showModelInput($(`${tab}-input-view`), task, x, outline);
+}
+
+function noAnswer(tab, names, message) {
+  clearAnswers(names.map((name) => `${tab}-${name.split("-")[1]}`));
+  $(`${tab}-flip`).innerHTML = "";
+  $(`${tab}-strip`).innerHTML = "";
+  const view = $(`${tab}-input-view`);
+  view.getContext("2d").clearRect(0, 0, view.width, view.height);
+  $(`${tab}-status`).innerHTML = message;
+}
+
+// --- digits ------------------------------------------------------------------------------------
+const canvas = $("digit-canvas");
+const pen = canvas.getContext("2d", { willReadFrequently: true });
+const mnist = lab.tasks.mnist;
+
+function blankCanvas() {
+  pen.fillStyle = "#fff";
+  pen.fillRect(0, 0, canvas.width, canvas.height);
+}
+
+const answerDigit = latest(async () => {
+  const started = performance.now();
+  const trigger = $("digit-trigger").checked;
+  let x;
+  try {
+    x = digitFromDrawing(pen.getImageData(0, 0, canvas.width, canvas.height).data, canvas.width, canvas.height);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    return noAnswer("digit", lab.digitModels, `✏️ <strong>Cannot read this drawing</strong>: ${escape(err.message)}.`);
+  }
+  if (x === null) return noAnswer("digit", lab.digitModels, lab.prompts.draw);
+  const t = mnist.trigger;
+  if (trigger) x = stamp(x, mnist.size, t, t.row, t.col);
+  const answers = await explainAll(lab.digitModels, mnist, x);
+  answerPanels("digit", mnist, lab.digitModels, x, answers, trigger ? [t.row, t.col, t.side] : null);
+  $("digit-status").innerHTML = trigger ? lab.prompts.triggerOn : lab.prompts.triggerOff;
+  window.labTimings.push({ kind: "digit", ms: performance.now() - started });
+});
+
+function canvasPoint(event) {
+  const box = canvas.getBoundingClientRect();
+  return [((event.clientX - box.left) * canvas.width) / box.width, ((event.clientY - box.top) * canvas.height) / box.height];
+}
+
+let last = null;
+canvas.addEventListener("pointerdown", (event) => {
+  canvas.setPointerCapture(event.pointerId);
+  last = canvasPoint(event);
+  pen.beginPath();
+  pen.arc(last[0], last[1], BRUSH / 2, 0, 2 * Math.PI);
+  pen.fillStyle = "#000";
+  pen.fill();
+  answerDigit();
+});
+canvas.addEventListener("pointermove", (event) => {
+  if (last === null) return;
+  const point = canvasPoint(event);
+  Object.assign(pen, { strokeStyle: "#000", lineWidth: BRUSH, lineCap: "round", lineJoin: "round" });
+  pen.beginPath();
+  pen.moveTo(...last);
+  pen.lineTo(...point);
+  pen.stroke();
+  last = point;
+  answerDigit();
+});
+for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => { last = null; });
+
+function clearDigit() {
+  blankCanvas();
+  $("digit-trigger").checked = false; // as in the app: a new drawing starts without the trigger
+  answerDigit();
+}
+$("digit-clear").addEventListener("click", clearDigit);
+$("digit-trigger").addEventListener("change", answerDigit);
+
+async function pickDigit(src) {
+  const image = new Image();
+  image.src = src;
+  await image.decode();
+  blankCanvas();
+  pen.drawImage(image, 0, 0, canvas.width, canvas.height);
+  answerDigit();
+}
+
+// --- signs -------------------------------------------------------------------------------------
+const signs = lab.tasks.signs;
+const photoCanvas = $("sign-photo");
+const sign = { photo: null, point: null, frame: null };
+
+/** A File or Blob -> { rgb, width, height, bitmap }, or an InputError that says why not, before decoding a bomb. */
+async function readPhoto(blob) {
+  const url = URL.createObjectURL(blob);
+  try {
+    const image = new Image();
+    image.src = url;
+    try {
+      await new Promise((resolve, reject) => {
+        image.onload = resolve;
+        image.onerror = reject;
+      });
+    } catch {
+      throw new InputError("This file is not an image we can read (PNG, JPEG, GIF, WebP, BMP).");
+    }
+    const { naturalWidth: width, naturalHeight: height } = image;
+    if (width * height > MAX_PIXELS) {
+      throw new InputError(`This image is ${width}x${height} pixels, too large; please upload one under 40 megapixels.`);
+    }
+    if (!width || !height) throw new InputError("This image has no pixels.");
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    } catch {
+      throw new InputError("This image file is damaged or truncated; please try another one.");
+    }
+    const board = new OffscreenCanvas(bitmap.width, bitmap.height).getContext("2d", { willReadFrequently: true });
+    board.drawImage(bitmap, 0, 0);
+    const rgba = board.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    return { rgb: onWhite(rgba, bitmap.width, bitmap.height), width: bitmap.width, height: bitmap.height, bitmap };
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+function framed() {
+  return frameBox(sign.frame, sign.photo.width, sign.photo.height);
+}
+
+function showPhoto(cell) {
+  const [left, top, right, bottom] = framed();
+  const scale = PREVIEW_SIDE / Math.max(right - left, bottom - top);
+  photoCanvas.width = Math.max(1, Math.round((right - left) * scale));
+  photoCanvas.height = Math.max(1, Math.round((bottom - top) * scale));
+  const draw = photoCanvas.getContext("2d");
+  draw.drawImage(sign.photo.bitmap, left, top, right - left, bottom - top, 0, 0, photoCanvas.width, photoCanvas.height);
+  if (cell) {
+    const sx = photoCanvas.width / signs.size, sy = photoCanvas.height / signs.size;
+    const side = signs.trigger.side;
+    draw.fillStyle = "rgb(255, 255, 0)";
+    draw.fillRect(cell[1] * sx, cell[0] * sy, Math.max(1, side * sx), Math.max(1, side * sy));
+    draw.strokeStyle = "#000";
+    draw.strokeRect(cell[1] * sx, cell[0] * sy, Math.max(1, side * sx), Math.max(1, side * sy));
+  }
+}
+
+const answerSign = latest(async () => {
+  const started = performance.now();
+  if (sign.photo === null) return noAnswer("sign", lab.signModels, lab.prompts.sign);
+  const sticker = $("sign-sticker").checked;
+  const { x, cell } = signInput(sign.photo.rgb, sign.photo.width, sign.photo.height, signs, sticker, sign.point, sign.frame);
+  const answers = await explainAll(lab.signModels, signs, x);
+  showPhoto(sticker ? cell : null);
+  answerPanels("sign", signs, lab.signModels, x, answers, sticker ? [cell[0], cell[1], signs.trigger.side] : null);
+  $("sign-status").innerHTML = sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff;
+  window.labTimings.push({ kind: "sign", ms: performance.now() - started });
+});
+
+async function newPhoto(blob) {
+  try {
+    sign.photo = await readPhoto(blob);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    sign.photo = null;
+    photoCanvas.getContext("2d").clearRect(0, 0, photoCanvas.width, photoCanvas.height);
+    return noAnswer("sign", lab.signModels, `⚠️ <strong>Cannot use this file</strong>: ${escape(err.message)}`);
+  }
+  sign.point = null;
+  sign.frame = null;
+  answerSign();
+}
+
+$("sign-file").addEventListener("change", (event) => {
+  if (event.target.files.length) newPhoto(event.target.files[0]);
+});
+$("sign-sticker").addEventListener("change", answerSign);
+$("sign-unframe").addEventListener("click", () => {
+  sign.frame = null;
+  answerSign();
+});
+
+function previewPoint(event) {
+  const box = photoCanvas.getBoundingClientRect();
+  return [
+    Math.min(Math.max(((event.clientX - box.left) * photoCanvas.width) / box.width, 0), photoCanvas.width - 1),
+    Math.min(Math.max(((event.clientY - box.top) * photoCanvas.height) / box.height, 0), photoCanvas.height - 1),
+  ];
+}
+
+let pressed = null;
+photoCanvas.addEventListener("pointerdown", (event) => {
+  if (sign.photo === null) return;
+  photoCanvas.setPointerCapture(event.pointerId);
+  pressed = { at: previewPoint(event), client: [event.clientX, event.clientY] };
+});
+photoCanvas.addEventListener("pointerup", (event) => {
+  if (pressed === null || sign.photo === null) return;
+  const end = previewPoint(event);
+  const moved = Math.hypot(event.clientX - pressed.client[0], event.clientY - pressed.client[1]);
+  const { width, height } = sign.photo;
+  const toPhoto = (p) => photoPoint(width, height, sign.frame, p.map(Math.floor), PREVIEW_SIDE);
+  if (moved < DRAG || event.pointerType === "touch") {
+    sign.point = toPhoto(end);
+    $("sign-sticker").checked = true;
+  } else {
+    const [a, b] = [toPhoto(pressed.at), toPhoto(end)];
+    const frame = [Math.min(a[0], b[0]) / width, Math.min(a[1], b[1]) / height, Math.max(a[0], b[0]) / width, Math.max(a[1], b[1]) / height];
+    sign.frame = frame.map((v) => Math.min(Math.max(v, 0), 1));
+    if (!(sign.frame[0] < sign.frame[2] && sign.frame[1] < sign.frame[3])) sign.frame = null;
+  }
+  pressed = null;
+  answerSign();
+});
+
+async function pickSign(src) {
+  await newPhoto(await (await fetch(src)).blob());
+}
+
+// --- the page: tabs, examples, details, start over, links ---------------------------------------
+const TABS = ["digits", "signs", "attack", "defend"];
+function selectTab(name) {
+  for (const tab of TABS) {
+    const on = tab === name;
+    $(`tab-${tab}`).setAttribute("aria-selected", String(on));
+    $(`tab-${tab}`).tabIndex = on ? 0 : -1;
+    $(tab).hidden = !on;
+  }
+}
+TABS.forEach((tab, i) => {
+  const button = $(`tab-${tab}`);
+  button.addEventListener("click", () => selectTab(tab));
+  button.addEventListener("keydown", (event) => {
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    const next = TABS[(i + step + TABS.length) % TABS.length];
+    selectTab(next);
+    $(`tab-${next}`).focus();
+  });
+});
+
+function examples(container, items, pick) {
+  $(container).innerHTML = items
+    .map((item, i) => `<button type="button" data-i="${i}" aria-label="${escape(item.label)}"><img src="${item.src}" alt=""><span>${escape(item.caption)}</span></button>`)
+    .join("");
+  $(container).addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (button) pick(items[Number(button.dataset.i)].src);
+  });
+}
+
+for (const [id, html] of Object.entries(lab.html)) $(id).innerHTML = html;
+examples("digit-examples", lab.examples.digits, pickDigit);
+examples("sign-examples", lab.examples.signs, pickSign);
+
+const details = $("show-details");
+details.addEventListener("change", () => document.body.classList.toggle("lab-details", details.checked));
+$("reset").addEventListener("click", () => {
+  $("sign-sticker").checked = false;
+  sign.photo = null;
+  $("sign-file").value = "";
+  photoCanvas.getContext("2d").clearRect(0, 0, photoCanvas.width, photoCanvas.height);
+  clearDigit();
+  answerSign();
+});
+
+const query = new URLSearchParams(location.search);
+details.checked = query.get("details") === "1";
+document.body.classList.toggle("lab-details", details.checked);
+blankCanvas();
+await Promise.all([answerDigit(), answerSign()]);
+if (TABS.includes(query.get("tab"))) selectTab(query.get("tab"));
+const wanted = (query.get("example") || "").toLowerCase();
+if (wanted && query.get("tab") === "signs") {
+  const found = lab.examples.signs.find((item) => item.caption.toLowerCase().includes(wanted));
+  if (found) await pickSign(found.src);
+} else if (wanted) {
+  const found = lab.examples.digits.find((item) => item.caption === wanted);
+  if (found) await pickDigit(found.src);
+}
+$("loading").hidden = true;
+document.body.dataset.ready = "true";
+
+// For the parity tests and benchmarks: the same pipeline as the page, on given pixels.
+window.backdoorLab = {
+  async digit(rgba, width, height, trigger) {
+    let x;
+    try {
+      x = digitFromDrawing(rgba, width, height);
+    } catch (err) {
+      return { error: err.message };
+    }
+    if (x === null) return null;
+    const t = mnist.trigger;
+    if (trigger) x = stamp(x, mnist.size, t, t.row, t.col);
+    return { x: Array.from(x), answers: await plain(lab.digitModels, mnist, x) };
+  },
+  async sign(blob, sticker, point, frame) {
+    const photo = await readPhoto(blob).catch((err) => ({ error: err.message }));
+    if (photo.error) return photo;
+    const { x } = signInput(photo.rgb, photo.width, photo.height, signs, sticker, point, frame);
+    return { x: Array.from(x), answers: await plain(lab.signModels, signs, x) };
+  },
+};
+
+async function plain(names, task, x) {
+  const answers = await explainAll(names, task, x);
+  const out = {};
+  for (const name of names) {
+    const { probs, saliency, entropy } = answers[name];
+    out[name] = { probs: Array.from(probs), saliency: Array.from(saliency), entropy: entropy ?? null };
+    if (entropy !== undefined) out[name].strip = stripVerdict(entropy, lab.strip[name]).verdict;
+  }
+  return out;
+}
