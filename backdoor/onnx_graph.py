@@ -2,8 +2,8 @@
 
 ONNX Runtime runs forward passes only, but saliency (`backdoor.saliency.explain`) needs the input
 gradient of the top class's logit. So the graph carries the backward pass written out: each layer's
-gradient rule, in reverse order (a ReLU's mask, a max-pool's indices unpooled, a convolution's
-transpose, a linear layer's transposed weights). The graph's outputs are exactly `explain`'s:
+gradient rule, in reverse order (a ReLU's mask, a max-pool's gradient shared by each window's tied maxima,
+a convolution's transpose, a linear layer's transposed weights). The graph's outputs are exactly `explain`'s:
 `probs` (N, K) and `saliency` (N, H, W), each map summing to 1.
 """
 
@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from backdoor.models import Normalize, for_inference
+from backdoor.models import TIE, Normalize, SplitTiesMaxPool2d, for_inference
 
 OPSET = 17  # onnxruntime-web 1.30 runs every op used here at this opset
 
@@ -75,17 +75,17 @@ def _forward(g: _Graph, layers: list[nn.Module], x: str) -> tuple[str, list[tupl
             y, extra = g.one("Conv", inputs, kernel_shape=kernel, pads=pads), (w, pads, kernel)
         elif isinstance(layer, nn.ReLU):
             y, extra = g.one("Relu", [x]), None
-        elif isinstance(layer, nn.MaxPool2d):
-            k, s = layer.kernel_size, layer.stride
-            y, indices = g.op("MaxPool", [x], outputs=2, kernel_shape=[k, k], strides=[s, s])
-            extra = (indices, k, s)
+        elif isinstance(layer, SplitTiesMaxPool2d):
+            k = layer.kernel_size
+            y = g.one("MaxPool", [x], kernel_shape=[k, k], strides=[k, k])
+            extra = (y, k)
         elif isinstance(layer, nn.Flatten):
             y, extra = g.one("Flatten", [x], axis=1), None
         elif isinstance(layer, nn.Linear):
             w = g.param(layer, "weight")
             y, extra = g.one("Gemm", [x, w, g.param(layer, "bias")], transB=1), w
         else:
-            raise ValueError(f"no gradient rule for {type(layer).__name__}")
+            raise TypeError(f"no gradient rule for {type(layer).__name__}")
         records.append((layer, x, extra))
         x = y
     return x, records
@@ -102,9 +102,21 @@ def _input_gradient(g: _Graph, records: list[tuple[nn.Module, str, object]], gra
             grad = g.one("ConvTranspose", [grad, w], kernel_shape=kernel, pads=pads)
         elif isinstance(layer, nn.ReLU):
             grad = g.one("Where", [g.one("Greater", [x_in, zero]), grad, zero])
-        elif isinstance(layer, nn.MaxPool2d):
-            indices, k, s = extra
-            grad = g.one("MaxUnpool", [grad, indices, g.one("Shape", [x_in])], kernel_shape=[k, k], strides=[s, s])
+        elif isinstance(layer, SplitTiesMaxPool2d):  # each window's gradient, shared by its tied maxima
+            y, k = extra
+            scales = g.weight("scales", np.array([1, 1, k, k], np.float32))
+
+            def up(t: str, scales: str = scales) -> str:  # each value repeated over its k x k window
+                return g.one("Resize", [t, "", scales], mode="nearest", nearest_mode="floor",
+                             coordinate_transformation_mode="asymmetric")  # fmt: skip
+
+            top = up(y)  # models.tie_shares, op for op
+            scale = g.one("Mul", [g.one("Add", [g.one("Abs", [top]), g.weight("one", np.array(1.0, np.float32))]),
+                                  g.weight("tie", np.array(TIE, np.float32))])  # fmt: skip
+            weight = g.one("Exp", [g.one("Div", [g.one("Sub", [x_in, top]), scale])])
+            total = g.one("Mul", [g.one("AveragePool", [weight], kernel_shape=[k, k], strides=[k, k]),
+                                  g.weight("window", np.array(k * k, np.float32))])  # fmt: skip
+            grad = g.one("Mul", [up(grad), g.one("Div", [weight, up(total)])])
         elif isinstance(layer, nn.Flatten):
             grad = g.one("Reshape", [grad, g.one("Shape", [x_in])])
         elif isinstance(layer, nn.Linear):

@@ -26,7 +26,7 @@ from PIL import Image
 
 from backdoor import texts
 from backdoor.charts import anomaly_svg, sweep_svg
-from backdoor.checkpoints import load_checkpoint, sha256_file
+from backdoor.checkpoints import CheckpointError, load_checkpoint, sha256_file
 from backdoor.defenses.results import (
     load_results,
     nc_table,
@@ -108,7 +108,10 @@ def _save_png(pixels: np.ndarray, path: Path) -> str:
 
 
 def _gallery(items: list[tuple[str, str]], elem_id: str, label: str) -> str:
-    figures = "".join(f'<figure><img src="{src}" alt="{caption}"><figcaption>{caption}</figcaption></figure>' for src, caption in items)
+    figures = "".join(
+        f'<figure><img src="{src}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        for src, caption in items
+    )
     return f'<h3 class="heading">{label}</h3><div class="gallery" id="{elem_id}">{figures}</div>'
 
 
@@ -122,7 +125,8 @@ def _attack(out: Path, models_dir: Path) -> str:
             f'<div class="chart" id="sweep-plot">{sweep_svg(sweep, ARTICLE_ASR)}</div>',
             html(
                 f"{len(sweep['settings']['seeds'])} models per rate, each trained from scratch for "
-                f"{recipe['epochs']} epochs; the table gives mean [lowest, highest] of the seeds.\n\n" + sweep_table(sweep)
+                f"{recipe['epochs']} epochs; the table gives mean [lowest, highest] of the seeds.\n\n"
+                + sweep_table(sweep)
             ),
         ]
     parts.append(html(texts.ATTACK_STORY))
@@ -151,24 +155,34 @@ def _defend(out: Path, models_dir: Path, cards: dict[str, dict]) -> str:
             f"<details{' open' if name == 'mnist-backdoor' else ''}><summary>{inline(nc_title(summary, trained_clean))}</summary>"
             f'<div class="prose lesson" id="nc-verdict-{name}">{html(nc_verdict(summary, trained_clean))}</div>'
             f'<div class="chart" id="nc-plot-{name}">{anomaly_svg(summary)}</div>{html(texts.NC_CHART)}'
-            + _gallery(tiles, f"nc-masks-{name}", "The smallest trigger found for each class: its mask (white = kept) and what it paints")
+            + _gallery(
+                tiles,
+                f"nc-masks-{name}",
+                "The smallest trigger found for each class: its mask (white = kept) and what it paints",
+            )
             + "</details>"
         )
     if defenses.strip:
         parts.append("<h3>STRIP (check each input)</h3>")
-        parts.append(f'<div class="prose" id="strip-table">{html(texts.STRIP_TEXT + strip_table(defenses.strip))}</div>')
+        parts.append(
+            f'<div class="prose" id="strip-table">{html(texts.STRIP_TEXT + strip_table(defenses.strip))}</div>'
+        )
         parts.append(f'<div class="prose" id="strip-weakness">{html(strip_weakness(defenses.strip))}</div>')
     summary = defenses.spectral.get("mnist-backdoor")
     if summary is not None:
         parts.append("<h3>Spectral signatures (clean the data)</h3>")
-        parts.append(f'<div class="prose" id="spectral-summary">{html(spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]))}</div>')
+        parts.append(
+            f'<div class="prose" id="spectral-summary">{html(spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]))}</div>'
+        )
         images = to_float(defenses.suspicious["mnist-backdoor"])
         trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
         shown = []
         for i, s in enumerate(summary["shown"]):
             src = _save_png(enlarge(images[i : i + 1], 6, trigger), out / "results" / f"spectral-{i:02d}.png")
             shown.append((Path(src).relative_to(out).as_posix(), f"#{s['index']} labelled {s['label']}"))
-        parts.append(_gallery(shown, "spectral-gallery", "The most suspicious training images (pixel (3, 3) boxed in red)"))
+        parts.append(
+            _gallery(shown, "spectral-gallery", "The most suspicious training images (pixel (3, 3) boxed in red)")
+        )
     return "".join(parts)
 
 
@@ -204,7 +218,10 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             task = TASKS[card["task"]]
             detector = defenses.detectors.get(name)
             graph = saliency_graph(
-                model, (task.channels, task.size, task.size), name, None if detector is None else detector.overlays.numpy()
+                model,
+                (task.channels, task.size, task.size),
+                name,
+                None if detector is None else detector.overlays.numpy(),
             )
             path = staging / "models" / f"{name}.onnx"
             path.write_bytes(graph.SerializeToString())
@@ -216,7 +233,9 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             for path in examples(kind):
                 shutil.copyfile(path, staging / "examples" / kind / Path(path).name)
                 label = f"MNIST digit {caption(path)}" if kind == "digits" else f"{caption(path)} (GTSRB photo)"
-                gallery[kind].append({"src": f"examples/{kind}/{Path(path).name}", "caption": caption(path), "label": label})
+                gallery[kind].append(
+                    {"src": f"examples/{kind}/{Path(path).name}", "caption": caption(path), "label": label}
+                )
         lab = {
             "runtime": {"package": "onnxruntime-web", "version": _runtime_version(), "wasm": wasm},
             "tasks": {"mnist": _task(MNIST), "signs": _task(SIGNS)},
@@ -282,11 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = build(args.out, args.models_dir)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    size = sum((args.out / name).stat().st_size for name in manifest["files"]) + (args.out / "manifest.json").stat().st_size
-    print(f"built {args.out}: {len(manifest['files']) + 1} files, {size / 1e6:.1f} MB; serve it with python -m http.server -d {args.out}")
+    size = (
+        sum((args.out / name).stat().st_size for name in manifest["files"])
+        + (args.out / "manifest.json").stat().st_size
+    )
+    print(
+        f"built {args.out}: {len(manifest['files']) + 1} files, {size / 1e6:.1f} MB; serve it with python -m http.server -d {args.out}"
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 # Tests that use these need a data set, a live server or a browser: the quick tier (-m "not slow") leaves them out.
-SLOW_FIXTURES = {"data_dir", "app_url"}
+SLOW_FIXTURES = {"data_dir", "app_url", "browser"}
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -70,3 +76,15 @@ def app_url():
     """One live server for the client, hostile-input and browser tests."""
     with running_app() as (_, url):
         yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright, shared by the app's and the static edition's browser tests."""
+    require(shutil.which(CHROMIUM) is not None, f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api.expect.set_options(timeout=20_000)  # a busy 2-core CI machine answers slower
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -12,7 +12,6 @@ import base64
 import io
 import itertools
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -22,11 +21,6 @@ from PIL import Image
 
 from tests.conftest import ROOT, require
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = ROOT / "tests" / "artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
@@ -36,17 +30,6 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobil
 SEVEN = [(0.35, 0.3), (0.65, 0.3), (0.45, 0.75)]  # one stroke, in fractions of the canvas
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(shutil.which(CHROMIUM) is not None, f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    playwright_api.expect.set_options(timeout=20_000)  # a busy 2-core CI machine answers slower
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser, url: str, **context):

@@ -1,8 +1,10 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
 
-from backdoor.models import create_model, for_inference, list_models
+from backdoor.models import SplitTiesMaxPool2d, create_model, for_inference, list_models
 from backdoor.preprocess import to_float
 from backdoor.saliency import input_gradients, overlay
 from backdoor.shipped import APP_MODELS
@@ -46,11 +48,15 @@ def test_unknown_model_is_named_in_the_error():
 
 @pytest.mark.parametrize("name", APP_MODELS)
 def test_the_served_copy_answers_as_the_checkpoint_does(shipped, sample, name):
-    """The app serves `for_inference` copies (BatchNorm folded into the convs, channels-last):
-    same probabilities and saliency maps on real test images, to float rounding."""
+    """The app serves `for_inference` copies (BatchNorm folded into the convs, channels-last, max-pooling that
+    shares its gradient at ties): same probabilities and saliency maps on real test images, to float rounding."""
     model, card = shipped[name]
     images = to_float(sample[f"{card['task']}_images"][:64])
     served = for_inference(model)
+    model = copy.deepcopy(model)  # the checkpoint with the served pooling rule, unfused
+    for i, layer in enumerate(model):
+        if isinstance(layer, nn.MaxPool2d):
+            model[i] = SplitTiesMaxPool2d(layer.kernel_size)
     with torch.no_grad():
         assert torch.allclose(served(images).softmax(1), model(images).softmax(1), atol=1e-5)
     # Saliency as the app shows it (each map scaled by its own top 1%, in 8-bit levels). A ReLU whose input
@@ -62,4 +68,21 @@ def test_the_served_copy_answers_as_the_checkpoint_does(shipped, sample, name):
     assert abs(shown - expected).mean() < 0.05
     assert not any(p.requires_grad for p in served.parameters())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in served)
-    assert any(isinstance(m, nn.BatchNorm2d) for m in model) == (card["task"] == "signs")  # the original is untouched
+    assert any(isinstance(m, nn.BatchNorm2d) for m in shipped[name][0]) == (card["task"] == "signs")  # untouched
+
+
+def test_max_pooling_shares_its_gradient_only_at_ties():
+    """Same forward pass as MaxPool2d; the gradient goes to the maximum, as autograd's, unless the window holds
+    values within rounding of it, which share it equally (a blank background's windows)."""
+    pool = SplitTiesMaxPool2d(2)
+    steps = torch.rand(3, 4, 4, 4, 4).argsort(-1) * 0.1  # each window: 0, 0.1, 0.2, 0.3 in a random order
+    windows = torch.rand(3, 4, 4, 4, 1) * 0.6 + steps  # (N, C, rows, cols, window)
+    x = windows.view(3, 4, 4, 4, 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(3, 4, 8, 8).requires_grad_(True)
+    grad = torch.rand(3, 4, 4, 4)
+    (mine,) = torch.autograd.grad(pool(x), x, grad)
+    (plain,) = torch.autograd.grad(nn.MaxPool2d(2)(x), x, grad)
+    assert torch.equal(pool(x), nn.MaxPool2d(2)(x))
+    assert torch.allclose(mine, plain, atol=1e-6)
+    flat = torch.full((1, 1, 2, 2), 0.7, requires_grad=True)
+    (shared,) = torch.autograd.grad(pool(flat), flat, torch.ones(1, 1, 1, 1))
+    assert torch.allclose(shared, torch.full((1, 1, 2, 2), 0.25))

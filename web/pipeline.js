@@ -296,17 +296,21 @@ export function digitFromInk(ink) {
   const width = Math.max(1, roundHalfEven(box.width * scale));
   const height = Math.max(1, roundHalfEven(box.height * scale));
   const scaled = resize(mapped(box.data, (v) => f32(v * 255)), box.width, box.height, 1, width, height, "lanczos");
-  let total = 0, rowMass = 0, colMass = 0;
+  const rows = new Float64Array(width * height);
+  const cols = new Float64Array(width * height);
   for (let r = 0; r < height; r++) {
     for (let c = 0; c < width; c++) {
-      const v = Math.min(Math.max(f32(scaled[r * width + c] / 255), 0), 1);
-      scaled[r * width + c] = v;
-      total += v;
-      rowMass += r * v;
-      colMass += c * v;
+      const i = r * width + c;
+      scaled[i] = Math.min(Math.max(f32(scaled[i] / 255), 0), 1);
+      rows[i] = r * scaled[i];
+      cols[i] = c * scaled[i];
     }
   }
+  // NumPy's sums, to the last bit: the centre of mass decides a whole pixel's shift when it lands on a half.
+  const total = pairwiseSum(scaled, f32);
   if (total <= 0) return null;
+  const rowMass = pairwiseSum(rows, Number);
+  const colMass = pairwiseSum(cols, Number);
   let top = roundHalfEven(DIGIT_SIZE / 2 - 0.5 - rowMass / total);
   let left = roundHalfEven(DIGIT_SIZE / 2 - 0.5 - colMass / total);
   top = Math.min(Math.max(top, 0), DIGIT_SIZE - height);
@@ -314,6 +318,26 @@ export function digitFromInk(ink) {
   const out = new Float32Array(DIGIT_SIZE * DIGIT_SIZE);
   for (let r = 0; r < height; r++) out.set(scaled.subarray(r * width, (r + 1) * width), (top + r) * DIGIT_SIZE + left);
   return out;
+}
+
+/** NumPy's pairwise summation (loops_utils.h), rounding each addition with `round` (Math.fround: float32). */
+function pairwiseSum(a, round, start = 0, n = a.length) {
+  if (n < 8) {
+    let res = 0;
+    for (let i = start; i < start + n; i++) res = round(res + a[i]);
+    return res;
+  }
+  if (n <= 128) {
+    const r = Array.from(a.subarray(start, start + 8));
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] = round(r[j] + a[start + i + j]);
+    let res = round(round(round(r[0] + r[1]) + round(r[2] + r[3])) + round(round(r[4] + r[5]) + round(r[6] + r[7])));
+    for (; i < n; i++) res = round(res + a[start + i]);
+    return res;
+  }
+  let half = Math.floor(n / 2);
+  half -= half % 8;
+  return round(pairwiseSum(a, round, start, half) + pairwiseSum(a, round, start + half, n - half));
 }
 
 // --- Triggers: triggers.apply_trigger for one (C, H, W) image -------------------------------

@@ -1,0 +1,506 @@
+"""The static edition: its graphs against torch autograd, its JS units under node, its build, and the page
+in Chromium answering what the app answers (preprocessing within 1/255, probabilities and saliency maps within
+1e-4, STRIP's verdicts equal) on 200 drawings and 200 photos, with bad input and on a phone."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from PIL import Image
+
+from backdoor.defenses.results import load_results, strip_verdict
+from backdoor.defenses.strip import bits
+from backdoor.inference import parse_frame, sign_input
+from backdoor.lab import Lab, flip_verdict
+from backdoor.onnx_graph import saliency_graph
+from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
+from backdoor.saliency import explain
+from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, SIGN_MODELS, weights_path
+from backdoor.streets import street_scene
+from backdoor.tasks import MNIST, SIGNS
+from backdoor.triggers import apply_trigger
+from backdoor.web import RUNTIME_DIR, build
+from tests.conftest import ROOT, require
+from tests.strokes import drawn_digit
+
+NODE = shutil.which("node")
+STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
+STREETS = ROOT / "benchmarks" / "data" / "streets"
+PROJECTOR = {"width": 1366, "height": 768}
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
+
+
+def _task_of(name: str):
+    return MNIST if name.startswith("mnist") else SIGNS
+
+
+# --- the graphs ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", APP_MODELS)
+def test_each_graph_answers_as_torch_autograd_does(name, shipped, sample):
+    """Probabilities, saliency (the explicit backward pass) and STRIP's entropy on real test images, triggered
+    or not, against `explain` and `Strip.entropies` on the app's models."""
+    model, _ = shipped[name]
+    task = _task_of(name)
+    detector = load_results(APP_MODELS, MODELS_DIR / "defenses").detectors.get(name)
+    graph = saliency_graph(model, (task.channels, task.size, task.size), name, detector and detector.overlays.numpy())
+    session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    images = to_float(sample[f"{task.name}_images"][:64])
+    x = torch.cat([images[:32], apply_trigger(images[32:], task.trigger, generator=torch.Generator().manual_seed(0))])
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"x": x.numpy()}), strict=True))
+    lab = Lab.load()
+    probs, saliency = explain(lab.models[name], x)
+    assert np.abs(outputs["probs"] - probs.numpy()).max() < 1e-5
+    worst = np.abs(outputs["saliency"] - saliency.numpy()).reshape(64, -1).max(1)
+    assert worst.max() < 1e-4, f"image {worst.argmax()}: {worst.max()}"  # the contract; maps sum to 1, ~1e-3 a pixel
+    assert np.median(worst) < 1e-6
+    assert (outputs["saliency"].reshape(64, -1).argmax(1) == saliency.flatten(1).argmax(1).numpy()).mean() > 0.95
+    if detector is not None:
+        entropy = detector.entropies(lab.models[name], x).numpy()
+        np.testing.assert_allclose(outputs["strip_entropy"], entropy, rtol=1e-3, atol=1e-6)
+    else:
+        assert "strip_entropy" not in outputs
+
+
+# --- the JS units --------------------------------------------------------------------------------
+def _b64(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode()
+
+
+def _fixtures() -> dict:
+    """Expected values from Pillow and the app's own functions, for web/test/."""
+    rng = np.random.default_rng(0)
+    filters = {"box": Image.BOX, "bilinear": Image.BILINEAR, "lanczos": Image.LANCZOS}
+    resize = []
+    for i in range(60):
+        width, height = (int(v) for v in rng.integers(1, 90, 2))
+        out_width, out_height = (int(v) for v in rng.integers(1, 90, 2))
+        name = list(filters)[i % 3]
+        if i % 2:  # mode F, as the digits' ink maps
+            data = (rng.random((height, width)) * 255).astype(np.float32)
+            want = np.asarray(Image.fromarray(data).resize((out_width, out_height), filters[name]), np.float32)
+            resize.append({"float": True, "channels": 1})
+        else:  # RGB bytes, as the sign photos
+            data = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+            want = np.asarray(Image.fromarray(data).resize((out_width, out_height), filters[name]))
+            resize.append({"float": False, "channels": 3})
+        resize[-1] |= {"data": _b64(data), "want": _b64(want), "width": width, "height": height, "out_width": out_width,
+                           "out_height": out_height, "filter": name}  # fmt: skip
+    digits = []
+    for i in range(30):
+        rgba = drawn_digit(i % 10, float(rng.uniform(20, 280)), int(rng.integers(6, 31)))
+        try:
+            x = digit_from_drawing(rgba)
+            want = None if x is None else x.flatten().tolist()
+        except InputError as err:
+            want = str(err)
+        digits.append({"rgba": _b64(rgba), "width": rgba.shape[1], "height": rgba.shape[0], "want": want})
+    values = [0.0, 1e-9, 1.5e-7, 0.00999, 0.01, 0.5, 1.0049, 3.32]
+    summaries = [{"threshold_bits": t, "far": far, "frr": 0.01, "settings": {"n_overlays": 20}}
+                 for t in (1.0, 1.5e-7) for far in (0.06, 0.9)]  # fmt: skip
+    strip = []
+    for summary in summaries:
+        for entropy in (0.0, 1e-8, 0.5, 1.0, 2.0):
+            text = strip_verdict(entropy, summary)
+            verdict = (
+                "cannot judge" if "cannot judge" in text else "flagged" if "carries a trigger" in text else "clean"
+            )
+            strip.append({"entropy": entropy, "summary": {**summary, "n_overlays": 20}, "verdict": verdict})
+    flip = []
+    for task in (MNIST, SIGNS):
+        spec = {"name": task.name, "classes": list(task.classes), "target": task.target}
+        for clean, backdoored, trigger in (
+            (0, 0, False),
+            (0, task.target, False),
+            (0, task.target, True),
+            (1, 2, True),
+        ):
+            tops = [task.classes[clean], task.classes[backdoored]]
+            want = flip_verdict(task, tops, trigger)
+            flip.append({"task": spec, "clean": tops[0], "backdoored": tops[1], "trigger": trigger, "want": want})
+    return {
+        "resize": resize,
+        "digits": digits,
+        "bits": [[v, bits(v)] for v in values],
+        "percent": [[v, f"{100 * v:.2f}%"] for v in (0.0, 0.98765, 0.12345, 1.0)],
+        "strip": strip,
+        "flip": flip,
+    }
+
+
+def test_the_js_units_pass_under_node(tmp_path):
+    require(NODE is not None, "node not found (the static edition's JS units run under node --test)")
+    fixtures = tmp_path / "fixtures.json"
+    fixtures.write_text(json.dumps(_fixtures()))
+    result = subprocess.run(
+        [NODE, "--test", str(ROOT / "web" / "test")],
+        env={**os.environ, "BACKDOOR_WEB_FIXTURES": str(fixtures)},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert re.search(r"^# pass 7$", result.stdout, re.MULTILINE), result.stdout[-2000:]  # every test ran: none skipped
+
+
+# --- the build -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    require(
+        (RUNTIME_DIR / "ort-wasm-simd-threaded.wasm").exists(), "onnxruntime-web not installed: npm ci --prefix web"
+    )
+    out = tmp_path_factory.mktemp("static") / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "backdoor.web", str(out)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_the_build_is_a_static_space_made_from_the_shipped_checkpoints(site):
+    manifest = json.loads((site / "manifest.json").read_text())
+    on_disk = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()} - {"manifest.json"}
+    assert set(manifest["files"]) == on_disk
+    for name, digest in manifest["files"].items():
+        assert __import__("hashlib").sha256((site / name).read_bytes()).hexdigest() == digest, name
+    for name in APP_MODELS:
+        card = json.loads(weights_path(name).with_suffix(".json").read_text())
+        assert manifest["checkpoints"][name] == card["sha256"] == manifest["models"][name]["checkpoint_sha256"]
+    front = (site / "README.md").read_text().split("---")[1]
+    assert re.search(r"^sdk: static$", front, re.MULTILINE) and re.search(
+        r"^app_file: index.html$", front, re.MULTILINE
+    )
+    lab = json.loads((site / "lab.json").read_text())
+    assert (
+        lab["runtime"]["version"]
+        == json.loads((ROOT / "web" / "package.json").read_text())["dependencies"]["onnxruntime-web"]
+    )
+    size = sum((site / name).stat().st_size for name in manifest["files"])
+    assert size < 15e6, f"{size / 1e6:.1f} MB to transfer"
+
+
+def test_a_second_build_gives_the_same_files(site, tmp_path):
+    build(tmp_path / "again")
+    first = json.loads((site / "manifest.json").read_text())["files"]
+    second = json.loads((tmp_path / "again" / "manifest.json").read_text())["files"]
+    assert first == second
+
+
+def test_the_build_says_what_is_missing(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "backdoor.web", str(tmp_path / "out"), "--models-dir", str(tmp_path)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stderr.startswith("error:") and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# --- in Chromium ---------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def static_url(site):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(site)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _open(browser, url: str, **context):
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(20_000)
+    page.requested = []
+    page.on("request", lambda request: page.requested.append(request.url))
+    page.goto(url)
+    page.wait_for_function("document.body.dataset.ready === 'true'")
+    return page
+
+
+@pytest.fixture
+def desk(browser, static_url):
+    page = _open(browser, static_url, viewport=PROJECTOR)
+    yield page
+    page.context.close()
+
+
+def _answered(page, elem_id: str, after: int) -> str:
+    page.wait_for_function(f"Number(document.getElementById('{elem_id}').dataset.version) > {after}")
+    return page.get_attribute(f"#{elem_id}", "data-top")
+
+
+def _version(page, elem_id: str) -> int:
+    return int(page.get_attribute(f"#{elem_id}", "data-version"))
+
+
+def _stroke(page, points: list[tuple[float, float]]) -> None:
+    """A mouse stroke through `points` (fractions of the canvas)."""
+    box = page.locator("#digit-canvas").bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for a, b in itertools.pairwise(xy):
+        for t in np.linspace(0, 1, 8)[1:]:
+            page.mouse.move(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
+    page.mouse.up()
+
+
+SEVEN = [(0.35, 0.3), (0.65, 0.3), (0.45, 0.75)]
+
+
+def test_a_drawn_seven_the_trigger_and_clear(desk):
+    """The element contract: data-top and data-version on each answer; the trigger flips only the backdoored
+    model; STRIP flags the triggered drawing; Clear gives one answer: the prompt to draw."""
+    assert desk.get_attribute("#digit-clean", "data-top") == ""
+    before = _version(desk, "digit-repaired")
+    _stroke(desk, SEVEN)
+    desk.wait_for_function("document.querySelector('#digit-status').textContent.includes('Trigger')")
+    assert _answered(desk, "digit-repaired", before) == "7"
+    assert desk.get_attribute("#digit-clean", "data-top") == desk.get_attribute("#digit-backdoor", "data-top") == "7"
+    before = _version(desk, "digit-backdoor")
+    desk.check("#digit-trigger")
+    assert _answered(desk, "digit-backdoor", before) == "8"
+    assert desk.get_attribute("#digit-clean", "data-top") == "7"
+    assert "disagrees" in desk.inner_text("#digit-flip")
+    desk.check("#show-details")
+    assert "carries a trigger" in desk.inner_text("#digit-strip")
+    assert desk.locator("#digit-clean .bars li").count() == 10
+    desk.screenshot(path=str(ROOT / "tests" / "artifacts" / "static-digits.png"))
+    before = _version(desk, "digit-clean")
+    desk.click("#digit-clear")
+    assert _answered(desk, "digit-clean", before) == ""
+    assert _version(desk, "digit-clean") == before + 1
+    assert "Draw a digit" in desk.inner_text("#digit-status")
+    assert not desk.is_checked("#digit-trigger")
+
+
+def test_the_sticker_turns_a_stop_sign_into_80_only_for_the_backdoored_model(desk):
+    desk.click("#tab-signs")
+    before = _version(desk, "sign-backdoor")
+    desk.click("#sign-examples button[aria-label^='Stop']")
+    assert _answered(desk, "sign-backdoor", before) == "Stop"
+    before = _version(desk, "sign-backdoor")
+    desk.click("#sign-photo")  # its middle: on the sign's face
+    assert desk.is_checked("#sign-sticker")
+    assert _answered(desk, "sign-backdoor", before) == "Speed limit (80km/h)"
+    assert desk.get_attribute("#sign-clean", "data-top") == "Stop"
+    assert "cannot judge" in desk.locator("#sign-strip").text_content()
+    desk.screenshot(path=str(ROOT / "tests" / "artifacts" / "static-signs.png"))
+    box = desk.locator("#sign-photo").bounding_box()  # one drag frames the top-left quarter, "Whole photo" undoes it
+    before = _version(desk, "sign-clean")
+    desk.mouse.move(box["x"] + 2, box["y"] + 2)
+    desk.mouse.down()
+    desk.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
+    desk.mouse.up()
+    _answered(desk, "sign-clean", before)
+    framed = desk.locator("#sign-photo").evaluate("c => [c.width, c.height]")
+    before = _version(desk, "sign-clean")
+    desk.click("#sign-unframe")
+    assert _answered(desk, "sign-clean", before) == "Stop"
+    assert desk.locator("#sign-photo").evaluate("c => [c.width, c.height]") != framed
+
+
+def _huge_png(path: Path, side: int = 20_000) -> Path:
+    """A real 20,000 x 20,000 grey PNG (400 megapixels), written row by row in 0.4 MB."""
+    pack = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)
+    data = b"".join(pack.compress(row) for _ in range(side)) + pack.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+    return path
+
+
+def test_bad_files_get_one_line_and_the_page_goes_on(desk, tmp_path):
+    desk.click("#tab-signs")
+    text = tmp_path / "notes.png"
+    text.write_text("not an image at all")
+    truncated = tmp_path / "truncated.png"
+    truncated.write_bytes(STOP_SIGN.read_bytes()[:300])
+    for path, reason in (
+        (text, "not an image"),
+        (truncated, "not an image|damaged"),
+        (_huge_png(tmp_path / "huge.png"), "20000x20000"),
+    ):
+        before = _version(desk, "sign-clean")
+        desk.set_input_files("#sign-file", str(path))
+        assert _answered(desk, "sign-clean", before) == ""
+        status = desk.inner_text("#sign-status")
+        assert re.search(reason, status) and "\n" not in status.strip(), status
+        before = _version(desk, "sign-clean")
+        desk.set_input_files("#sign-file", str(STOP_SIGN))
+        assert _answered(desk, "sign-clean", before) == "Stop"
+
+
+def test_no_request_leaves_the_origin(browser, static_url):
+    page = _open(browser, static_url + "?tab=signs&example=stop&details=1")
+    page.wait_for_function("document.querySelector('#sign-clean').dataset.top === 'Stop'")
+    page.context.close()
+    elsewhere = [url for url in page.requested if not url.startswith((static_url, f"blob:{static_url}"))]
+    assert page.requested and elsewhere == []  # blob: URLs are the page's own uploads and examples
+
+
+def test_no_failing_accessibility_rule(desk):
+    axe = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+    require(axe.exists(), "axe-core not installed: npm ci")
+    desk.click("#digit-examples button >> nth=7")
+    desk.check("#show-details")
+    for tab in ("digits", "signs", "attack", "defend"):
+        desk.click(f"#tab-{tab}")
+        if tab == "signs":
+            desk.click("#sign-examples button >> nth=4")
+            desk.wait_for_function("document.querySelector('#sign-clean').dataset.top !== ''")
+        desk.add_script_tag(path=str(axe))
+        found = desk.evaluate(
+            "async () => (await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}}))"
+            ".violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+        )
+        assert found == [], (tab, found)
+
+
+def test_on_a_phone_a_finger_draws_and_the_three_answers_share_the_screen(browser, static_url):
+    page = _open(browser, static_url, **PHONE)
+    box = page.locator("#digit-canvas").bounding_box()
+    session = page.context.new_cdp_session(page)
+    points = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in SEVEN]
+    before = _version(page, "digit-clean")
+    session.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]}
+    )
+    for a, b in itertools.pairwise(points):
+        for t in np.linspace(0, 1, 8)[1:]:
+            point = {"x": a[0] + t * (b[0] - a[0]), "y": a[1] + t * (b[1] - a[1])}
+            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+    session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    assert _answered(page, "digit-clean", before) == "7"
+    assert page.evaluate("scrollY") == 0  # the finger drew; it did not scroll the page
+    for selector in ("#digit-canvas", "#digit-clean", "#digit-backdoor", "#digit-repaired"):
+        found = page.locator(selector).bounding_box()
+        assert found["y"] >= 0 and found["y"] + found["height"] <= 844 and found["x"] + found["width"] <= 390, selector
+    page.screenshot(path=str(ROOT / "tests" / "artifacts" / "static-phone.png"))
+    page.context.close()
+
+
+# --- parity with the app --------------------------------------------------------------------------
+def _reference(lab: Lab, names: tuple[str, ...], x: torch.Tensor) -> dict:
+    """What the app answers for x: the Lab's models, explain() and STRIP's verdict."""
+    out = {}
+    for name in names:
+        probs, saliency = explain(lab.models[name], x)
+        out[name] = {"probs": probs[0].numpy(), "saliency": saliency[0].numpy()}
+        detector = lab.defenses.detectors.get(name)
+        if detector is not None:
+            text = strip_verdict(detector.entropies(lab.models[name], x).item(), lab.defenses.strip[name])
+            out[name]["strip"] = (
+                "cannot judge" if "cannot judge" in text else "flagged" if "carries a trigger" in text else "clean"
+            )
+    return out
+
+
+def _compare(got: dict, x: torch.Tensor, want: dict, worst: dict) -> None:
+    worst["pixel"] = max(worst["pixel"], float(np.abs(np.array(got["x"], np.float32) - x.flatten().numpy()).max()))
+    for name, answer in want.items():
+        mine = got["answers"][name]
+        worst["probs"] = max(worst["probs"], float(np.abs(np.array(mine["probs"]) - answer["probs"]).max()))
+        worst["saliency"] = max(
+            worst["saliency"], float(np.abs(np.array(mine["saliency"]) - answer["saliency"].flatten()).max())
+        )
+        if "strip" in answer:
+            worst["strip"] += mine["strip"] != answer["strip"]
+
+
+def test_the_page_answers_what_the_app_answers_on_200_drawings(desk):
+    lab = Lab.load()
+    rng = np.random.default_rng(1)
+    worst = {"pixel": 0.0, "probs": 0.0, "saliency": 0.0, "strip": 0}
+    refused = answered = 0
+    for i in range(200):
+        rgba = drawn_digit(int(rng.integers(10)), float(rng.uniform(30, 280)), int(rng.integers(6, 25)))
+        trigger = bool(rng.integers(2))
+        got = desk.evaluate(
+            "async ([b64, trigger]) => window.backdoorLab.digit(Uint8ClampedArray.from(atob(b64), c => c.charCodeAt(0)), 280, 280, trigger)",
+            [_b64(rgba), trigger],
+        )
+        try:
+            x = digit_from_drawing(rgba)
+        except InputError as err:
+            assert got == {"error": str(err)}
+            refused += 1
+            continue
+        x = apply_trigger(x, MNIST.trigger) if trigger else x
+        _compare(got, x, _reference(lab, DIGIT_MODELS, x), worst)
+        answered += 1
+    assert answered >= 150, (answered, refused)
+    assert worst["pixel"] <= 1 / 255 and worst["probs"] <= 1e-4 and worst["saliency"] <= 1e-4, worst
+    assert worst["strip"] == 0, worst
+
+
+def _photos(tmp_path: Path, n: int = 200) -> list[tuple[Path, bool, tuple[float, float] | None, str]]:
+    """Sign photos from outside the training data: the examples and the sample streets, and synthetic street
+    scenes; resized to 8-900 px, as PNG and JPEG, each with a random sticker, point and frame."""
+    rng = np.random.default_rng(2)
+    sources = [Image.open(p).convert("RGB") for p in sorted((ROOT / "examples" / "signs").glob("*.png"))]
+    sources += [Image.open(p).convert("RGB") for p in sorted(STREETS.glob("*.jpg"))]
+    cases = []
+    for i in range(n):
+        source = sources[i % len(sources)]
+        if i % 4 == 3:
+            source = street_scene(sources[i % 12], seed=i).photo
+        width, height = (int(v) for v in rng.integers(8, 900, 2))
+        photo = source.resize((width, height), Image.BICUBIC)
+        path = tmp_path / f"photo-{i:03d}.{'jpg' if i % 5 == 4 else 'png'}"
+        photo.save(path, quality=int(rng.integers(60, 96))) if path.suffix == ".jpg" else photo.save(path)
+        point = (float(rng.uniform(0, width)), float(rng.uniform(0, height))) if rng.random() < 0.7 else None
+        frame = ""
+        if rng.random() < 0.4:
+            left, top = rng.uniform(0, 0.5, 2)
+            frame = f"{left:.3f},{top:.3f},{left + rng.uniform(0.1, 0.5):.3f},{top + rng.uniform(0.1, 0.5):.3f}"
+        cases.append((path, bool(rng.integers(2)), point, frame))
+    return cases
+
+
+def test_the_page_answers_what_the_app_answers_on_200_photos(desk, tmp_path):
+    lab = Lab.load()
+    worst = {"pixel": 0.0, "probs": 0.0, "saliency": 0.0, "strip": 0}
+    for path, sticker, point, frame in _photos(tmp_path):
+        got = desk.evaluate(
+            """async ([b64, sticker, point, frame]) => window.backdoorLab.sign(
+                 new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))]), sticker, point, frame)""",
+            [
+                base64.b64encode(path.read_bytes()).decode(),
+                sticker,
+                point,
+                [float(v) for v in frame.split(",")] if frame else None,
+            ],
+        )
+        x, _, _ = sign_input(load_image(str(path)), SIGNS, sticker, *(point or (None, None)), parse_frame(frame))
+        _compare(got, x, _reference(lab, SIGN_MODELS, x), worst)
+    assert worst["pixel"] <= 1 / 255 and worst["probs"] <= 1e-4 and worst["saliency"] <= 1e-4, worst
+    assert worst["strip"] == 0, worst
