@@ -2,8 +2,8 @@
 
 ONNX Runtime runs forward passes only, but saliency (`backdoor.saliency.explain`) needs the input
 gradient of the top class's logit. So the graph carries the backward pass written out: each layer's
-gradient rule, in reverse order (a ReLU's mask, a max-pool's gradient shared by each window's tied maxima,
-a convolution's transpose, a linear layer's transposed weights). The graph's outputs are exactly `explain`'s:
+gradient rule, in reverse order: a ReLU's step, a max-pool's routing to its maximum (both smoothed
+as `models.for_inference` smooths them), a convolution's transpose, a linear layer's transposed weights. The graph's outputs are exactly `explain`'s:
 `probs` (N, K) and `saliency` (N, H, W), each map summing to 1.
 """
 
@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from backdoor.models import TIE, Normalize, SplitTiesMaxPool2d, for_inference
+from backdoor.models import KINK, TIE, Normalize, SplitTiesMaxPool2d, for_inference
 
 OPSET = 17  # onnxruntime-web 1.30 runs every op used here at this opset
 
@@ -93,7 +93,7 @@ def _forward(g: _Graph, layers: list[nn.Module], x: str) -> tuple[str, list[tupl
 
 def _input_gradient(g: _Graph, records: list[tuple[nn.Module, str, object]], grad: str) -> str:
     """The gradient of the logits against the input, for the output gradient `grad`: each layer's rule, last first."""
-    zero = g.weight("zero", np.zeros((), np.float32))
+    kink = g.weight("kink", np.array(KINK, np.float32))  # models.SmoothStepReLU
     for layer, x_in, extra in reversed(records):
         if isinstance(layer, Normalize):
             grad = g.one("Div", [grad, extra])
@@ -101,7 +101,7 @@ def _input_gradient(g: _Graph, records: list[tuple[nn.Module, str, object]], gra
             w, pads, kernel = extra
             grad = g.one("ConvTranspose", [grad, w], kernel_shape=kernel, pads=pads)
         elif isinstance(layer, nn.ReLU):
-            grad = g.one("Where", [g.one("Greater", [x_in, zero]), grad, zero])
+            grad = g.one("Mul", [grad, g.one("Sigmoid", [g.one("Div", [x_in, kink])])])
         elif isinstance(layer, SplitTiesMaxPool2d):  # each window's gradient, shared by its tied maxima
             y, k = extra
             scales = g.weight("scales", np.array([1, 1, k, k], np.float32))
