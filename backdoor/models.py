@@ -93,10 +93,12 @@ def signs_cnn(task: Task) -> nn.Module:
 
 # The scale, relative to 1 + the window's maximum, on which window values count as tied; see SplitTiesMaxPool2d.
 TIE = 1e-3
+FAR = 30.0  # TIEs below the maximum, a value's share (e^-30) is as good as none
 
 
 def _up(t: torch.Tensor, k: int) -> torch.Tensor:
-    return t.repeat_interleave(k, 2).repeat_interleave(k, 3)
+    """Each value repeated over its k x k window."""
+    return F.interpolate(t, scale_factor=k, mode="nearest")
 
 
 def tie_shares(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -104,7 +106,7 @@ def tie_shares(x: torch.Tensor, k: int) -> torch.Tensor:
     The maximum gets ~all of it unless others are within about TIE of it; the shares change smoothly with
     the values, so float rounding moves them by ~rounding / TIE, never a whole window's gradient."""
     top = _up(F.max_pool2d(x, k), k)
-    weight = torch.exp((x - top) / (TIE * (1 + top.abs())))
+    weight = torch.exp(((x - top) / (TIE * (1 + top.abs()))).clamp_min(-FAR))  # no denormals: they are slow
     return weight / _up(F.avg_pool2d(weight, k) * k * k, k)
 
 

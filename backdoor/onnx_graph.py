@@ -16,7 +16,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from backdoor.models import KINK, TIE, Normalize, SplitTiesMaxPool2d, for_inference
+from backdoor.models import FAR, KINK, TIE, Normalize, SplitTiesMaxPool2d, for_inference
 
 OPSET = 17  # onnxruntime-web 1.30 runs every op used here at this opset
 
@@ -113,7 +113,8 @@ def _input_gradient(g: _Graph, records: list[tuple[nn.Module, str, object]], gra
             top = up(y)  # models.tie_shares, op for op
             scale = g.one("Mul", [g.one("Add", [g.one("Abs", [top]), g.weight("one", np.array(1.0, np.float32))]),
                                   g.weight("tie", np.array(TIE, np.float32))])  # fmt: skip
-            weight = g.one("Exp", [g.one("Div", [g.one("Sub", [x_in, top]), scale])])
+            gap = g.one("Div", [g.one("Sub", [x_in, top]), scale])
+            weight = g.one("Exp", [g.one("Max", [gap, g.weight("far", np.array(-FAR, np.float32))])])
             total = g.one("Mul", [g.one("AveragePool", [weight], kernel_shape=[k, k], strides=[k, k]),
                                   g.weight("window", np.array(k * k, np.float32))])  # fmt: skip
             grad = g.one("Mul", [up(grad), g.one("Div", [weight, up(total)])])

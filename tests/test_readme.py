@@ -14,7 +14,7 @@ from backdoor.report import results_table, sweep_path, sweep_table
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
-TEST_COMMAND = "pip install -r requirements-dev.txt && python -m pytest"
+TEST_COMMAND = "npm ci && npm ci --prefix web && pip install -r requirements-dev.txt && python -m pytest"
 
 
 def _block(name: str) -> str:

@@ -1,0 +1,123 @@
+"""The static edition in headless Chromium, served by `python -m http.server`: page compute per answer,
+load time, transfer and the server's CPU.
+
+    python -m benchmarks.static_page            # builds into a temporary folder first
+    python -m benchmarks.static_page --runs 100
+
+Page compute is what the page itself measures, from the input event's handler to the last panel drawn
+(3 models with saliency and STRIP for a digit; 2 for a sign). Goals (issue 14): digit p95 <= 15 ms,
+sign p95 <= 25 ms, first answer <= 2 s on loopback, transfer <= 15 MB, server CPU per interaction 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import sync_playwright
+
+from backdoor.web import build
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def _serve(folder: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, f"http://127.0.0.1:{port}/"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=60, help="strokes, toggles and sticker clicks each")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        site = Path(tmp) / "site"
+        build(site)
+        server, url = _serve(site)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                page = browser.new_page(viewport={"width": 1366, "height": 768})
+                received = []
+                page.on("response", lambda r: received.append((r.url, len(r.body()) if r.ok else 0)))
+                started = time.perf_counter()
+                page.goto(url + "?example=7")
+                page.wait_for_function("document.querySelector('#digit-clean').dataset.top !== ''", timeout=60_000)
+                first_answer = time.perf_counter() - started
+                page.wait_for_function("document.body.dataset.ready === 'true'")
+                transfer = sum(size for _, size in received)
+                before = _cpu_seconds(server.pid)
+                requests_before = len(received)
+                page.evaluate("window.labTimings.length = 0")
+                box = page.locator("#digit-canvas").bounding_box()
+                for i in range(args.runs):  # short strokes over the digit, each ending in an answer
+                    x, y = box["x"] + 60 + (i * 7) % 160, box["y"] + 60 + (i * 11) % 160
+                    page.mouse.move(x, y)
+                    page.mouse.down()
+                    page.mouse.move(x + 12, y + 6, steps=3)
+                    page.mouse.up()
+                    page.wait_for_timeout(30)
+                    page.click("#digit-trigger")
+                    page.wait_for_timeout(30)
+                page.click("#tab-signs")
+                page.click("#sign-examples button[aria-label^='Stop']")
+                page.wait_for_function("document.querySelector('#sign-clean').dataset.top === 'Stop'")
+                photo = page.locator("#sign-photo").bounding_box()
+                for i in range(args.runs):
+                    page.mouse.click(photo["x"] + photo["width"] * (0.3 + 0.4 * ((i * 7) % 10) / 10),
+                                     photo["y"] + photo["height"] * (0.3 + 0.4 * ((i * 3) % 10) / 10))  # fmt: skip
+                    page.wait_for_timeout(30)
+                timings = page.evaluate("window.labTimings")
+                server_cpu = _cpu_seconds(server.pid) - before
+                during = [u.removeprefix(url) for u, _ in received[requests_before:]]
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait()
+    digits = [t["ms"] for t in timings if t["kind"] == "digit"]
+    signs = [t["ms"] for t in timings if t["kind"] == "sign"]
+    print(
+        f"page load to the first answer: {first_answer:.2f} s (goal <= 2 s); transfer {transfer / 1e6:.1f} MB (goal <= 15)"
+    )
+    print(f"digit answers ({len(digits)}): p50 {_p(digits, 50):.1f} ms, p95 {_p(digits, 95):.1f} ms (goal <= 15)")
+    print(f"sign answers ({len(signs)}): p50 {_p(signs, 50):.1f} ms, p95 {_p(signs, 95):.1f} ms (goal <= 25)")
+    print(f"server during {len(digits) + len(signs)} answers: {len(during)} requests, {server_cpu * 1000:.0f} ms CPU")
+    print("  requests:", ", ".join(during) or "none")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
