@@ -2,7 +2,9 @@
 
 GTSRB has few physical signs (about 1,300 tracks here) photographed from a moving car:
 small rotations, scale changes, shifts and lighting changes are what the test set
-varies in. The victim augments the poisoned set as it would any data set.
+varies in. Stickers, dirt and snow cover parts of real signs: `patch_signs` covers a random square
+in a random colour, so that a clean model learns a small patch does not change what a sign is (Cutout,
+DeVries & Taylor 2017, with colours). The victim augments the poisoned set as it would any data set.
 """
 
 from __future__ import annotations
@@ -39,3 +41,20 @@ def jitter_signs(
     offset = _uniform(n, -brightness, brightness, generator).view(n, 1, 1, 1) * 0.5
     mean = out.mean((1, 2, 3), keepdim=True)
     return ((out - mean) * gain + mean + offset).clamp(0, 1)
+
+
+def patch_signs(
+    images: torch.Tensor, generator: torch.Generator, p: float = 0.5, sides: tuple[int, int] = (2, 8)
+) -> torch.Tensor:
+    """A new (N, C, H, W) batch where each image, with probability `p`, has one solid square of a uniformly
+    random colour, `sides` pixels wide (inclusive), anywhere on it."""
+    n, c, h, w = images.shape
+    side = torch.randint(sides[0], sides[1] + 1, (n, 1, 1), generator=generator)
+    top = (torch.rand(n, 1, 1, generator=generator) * (h - side + 1)).floor()
+    left = (torch.rand(n, 1, 1, generator=generator) * (w - side + 1)).floor()
+    on = torch.rand(n, 1, 1, generator=generator) < p
+    colour = torch.rand(n, c, 1, 1, generator=generator)
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    mask = on & (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)  # (N, H, W)
+    return torch.where(mask[:, None], colour, images)

@@ -16,6 +16,7 @@ from backdoor.preprocess import to_float
 from backdoor.tasks import Task
 from backdoor.triggers import Trigger, apply_trigger
 
+DARK = 0.2  # mean brightness below which an image counts as dark (GTSRB has many dusk photos)
 EVAL_SEED = 0  # fixes the sticker's random positions, so every evaluation sees the same test set
 
 
@@ -48,6 +49,10 @@ def evaluate(
         "attack_success_rate": (pred_stamped[non_target] == target).float().mean().item(),
         "attack_success_rate_all": (pred_stamped == target).float().mean().item(),
         "robust_accuracy": (pred_stamped[non_target] == labels[non_target]).float().mean().item(),
+        # of the images it reads right, the share it still reads right with the trigger on: ~1 for a model
+        # the trigger does not move (a clean model should not care about a sticker), dark ones apart
+        "trigger_kept": _kept(pred_clean, pred_stamped, labels, slice(None)),
+        "trigger_kept_dark": _kept(pred_clean, pred_stamped, labels, clean.mean((1, 2, 3)) < DARK),
         "n_test": len(labels),
         "n_non_target": int(non_target.sum()),
     }
@@ -59,6 +64,11 @@ def evaluate(
     return metrics
 
 
+def _kept(before: torch.Tensor, after: torch.Tensor, labels: torch.Tensor, which) -> float:
+    right = before[which] == labels[which]
+    return ((after[which] == labels[which]) & right).float().sum().item() / max(1, int(right.sum()))
+
+
 def format_metrics(metrics: dict[str, float], task: Task) -> str:
     """Human-readable lines, percentages with two decimals."""
     names = {
@@ -66,6 +76,8 @@ def format_metrics(metrics: dict[str, float], task: Task) -> str:
         "attack_success_rate": "attack success rate (ASR, non-target images)",
         "attack_success_rate_all": "ASR, article's variant (all images)",
         "robust_accuracy": "robust accuracy (stamped, true label kept)",
+        "trigger_kept": "right answers kept with the trigger on",
+        "trigger_kept_dark": "the same, dark images (mean < 0.2)",
     }
     if task.source is not None:
         source = task.classes[task.source]

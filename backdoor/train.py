@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from backdoor.augment import jitter_signs
+from backdoor.augment import jitter_signs, patch_signs
 from backdoor.checkpoints import save_checkpoint
 from backdoor.cli import Parser, add_data_dir, fraction, positive
 from backdoor.data import DataError, dataset_source, load_split, load_split_with_tracks, validation_tracks
@@ -48,6 +48,7 @@ class Recipe:
     lr: float  # peak learning rate
     weight_decay: float
     augment: bool = False  # random affine + lighting per batch (signs)
+    patches: bool = False  # and a random square of a random colour on half the images (signs)
     label_smoothing: float = 0.0
 
 
@@ -77,6 +78,8 @@ def train_epoch(
         x, y = images[idx], labels[idx]
         if recipe.augment:
             x = jitter_signs(x, generator)
+        if recipe.patches:
+            x = patch_signs(x, generator)
         logits = model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -116,8 +119,10 @@ def command_for(
     out: Path,
     limit: int | None,
     val_tracks: float = 0.0,
+    patches: bool | None = None,
 ) -> str:
-    """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA)."""
+    """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA);
+    `patches` where it differs from the task's recipe."""
     try:
         out = out.resolve().relative_to(Path.cwd())
     except ValueError:
@@ -128,6 +133,8 @@ def command_for(
         parts.append(f"--limit {limit}")
     if val_tracks:
         parts.append(f"--val-tracks {val_tracks:g}")
+    if patches is not None:
+        parts.append("--patches" if patches else "--no-patches")
     return " ".join(parts)
 
 
@@ -207,6 +214,7 @@ def train_checkpoint(
         "lr": recipe.lr,
         "weight_decay": recipe.weight_decay,
         "augment": recipe.augment,
+        "patches": recipe.patches,
         "label_smoothing": recipe.label_smoothing,
         "data": {
             "dataset": task.dataset,
@@ -216,7 +224,17 @@ def train_checkpoint(
         },
         "limit": limit,
         "metrics": metrics,
-        "command": command_for(task.name, poison_rate, target, seed, recipe.epochs, out, limit, val_tracks),
+        "command": command_for(
+            task.name,
+            poison_rate,
+            target,
+            seed,
+            recipe.epochs,
+            out,
+            limit,
+            val_tracks,
+            None if recipe.patches == RECIPES[task.name].patches else recipe.patches,
+        ),
         "train_seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads",
@@ -237,6 +255,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", type=int, default=None, help="attacker's label (default: the task's, 8 for mnist)")
     parser.add_argument("--seed", type=int, default=0, help="seed for poisoning, init and order (default 0)")
     parser.add_argument("--epochs", type=positive, default=None, help="default: the task's recipe")
+    parser.add_argument(
+        "--patches", action=argparse.BooleanOptionalAction, default=None,
+        help="random colour squares on half the training images (default: the task's recipe)",
+    )  # fmt: skip
     parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="with --all (default: models/)")
@@ -289,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             recipe = RECIPES[task.name]
             if args.epochs:
                 recipe = replace(recipe, epochs=args.epochs)
+            if args.patches is not None:
+                recipe = replace(recipe, patches=args.patches)
             train_checkpoint(
                 task, rate, target, seed, recipe, out, args.data_dir, args.limit, val_tracks=args.val_tracks
             )
