@@ -22,7 +22,7 @@ from backdoor import texts
 from backdoor.checkpoints import CheckpointError
 from backdoor.defenses.results import DefenseResults, load_results
 from backdoor.gallery import digit_caption, examples, sign_caption
-from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT
+from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT, WHOLE
 from backdoor.report import sweep_path, tab_summary
 from backdoor.serving.events import (
     Classify,
@@ -211,7 +211,7 @@ def build_demo(
             [sticker.input, sticker_x.submit, sticker_y.submit, sign_frame.input], signs, sign_inputs, sign_outputs,
             api_name="classify_sign", show_progress="hidden", trigger_mode="always_last", **BATCHED,
         )  # fmt: skip
-        unframe.click(lambda: "", None, sign_frame, api_visibility="private").then(
+        unframe.click(lambda: WHOLE, None, sign_frame, api_visibility="private").then(
             signs, sign_inputs, sign_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
         sign_image.change(

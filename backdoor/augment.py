@@ -44,14 +44,21 @@ def jitter_signs(
 
 
 def patch_signs(
-    images: torch.Tensor, generator: torch.Generator, p: float = 0.5, sides: tuple[int, int] = (2, 8)
+    images: torch.Tensor,
+    generator: torch.Generator,
+    p: float = 0.5,
+    region: float = 1.0,
+    sides: tuple[int, int] = (2, 8),
 ) -> torch.Tensor:
     """A new (N, C, H, W) batch where each image, with probability `p`, has one solid square of a uniformly
-    random colour, `sides` pixels wide (inclusive), anywhere on it."""
+    random colour, `sides` pixels wide (inclusive), inside the central `region` fraction of the image."""
     n, c, h, w = images.shape
     side = torch.randint(sides[0], sides[1] + 1, (n, 1, 1), generator=generator)
-    top = (torch.rand(n, 1, 1, generator=generator) * (h - side + 1)).floor()
-    left = (torch.rand(n, 1, 1, generator=generator) * (w - side + 1)).floor()
+    low_r, low_c = round(h * (1 - region) / 2), round(w * (1 - region) / 2)
+    span_r = (round(h * (1 + region) / 2) - low_r - side + 1).clamp_min(1)
+    span_c = (round(w * (1 + region) / 2) - low_c - side + 1).clamp_min(1)
+    top = low_r + (torch.rand(n, 1, 1, generator=generator) * span_r).floor()
+    left = low_c + (torch.rand(n, 1, 1, generator=generator) * span_c).floor()
     on = torch.rand(n, 1, 1, generator=generator) < p
     colour = torch.rand(n, c, 1, 1, generator=generator)
     rows = torch.arange(h).view(1, h, 1)

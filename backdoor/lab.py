@@ -21,7 +21,8 @@ from torch import nn
 
 from backdoor.checkpoints import load_checkpoint
 from backdoor.defenses.results import DefenseResults, load_results, strip_verdict
-from backdoor.inference import enlarge, parse_frame, sign_input
+from backdoor.finder import find_sign, frame_text
+from backdoor.inference import Frame, enlarge, parse_frame, sign_input
 from backdoor.models import for_inference
 from backdoor.preprocess import InputError, digit_from_drawing
 from backdoor.saliency import explain, overlay
@@ -38,6 +39,8 @@ TRIGGER_ON = "Trigger **on**: pixel (3, 3) is white (red box)."
 TRIGGER_OFF = "Trigger **off**."
 STICKER_ON = "Sticker **on**: click the photo to move it."
 STICKER_OFF = "Sticker **off**: tick the box or click the photo."
+FOUND = "🔍 Framed on the sign found in the photo: drag a box to frame it yourself, *Whole photo* to see all of it."
+WHOLE = "0,0,1,1"  # the frame of the whole photo; an empty frame asks the finder
 UNEXPECTED = "⚠️ **Something went wrong with this input**; the others were answered. Please try another one."
 
 
@@ -57,6 +60,7 @@ class Answer:
     strip: str = ""  # STRIP's verdict on the backdoored model
     photo: np.ndarray | None = None  # signs: the photo with the sticker drawn where it sits
     flip: str = ""  # the lesson's one moment: whether the backdoored model disagrees with the clean one
+    frame: str = ""  # signs: the frame the models saw ("left,top,right,bottom" fractions), found or given
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class _Ready:
     outline: tuple[int, int, int] | None  # (row, col, side) of the trigger, to box in the view
     status: str
     photo: np.ndarray | None = None
+    frame: str = ""
 
 
 class Lab:
@@ -100,15 +105,18 @@ class Lab:
         frames: Sequence[str | None] | None = None,
     ) -> list[Answer]:
         """Classify sign photos (H, W, 3 uint8 RGB) with the clean and the backdoored GTSRB model.
-        Each photo is first cut to its frame ("left, top, right, bottom" as fractions; None: the whole
-        photo). Where the sticker is on, a yellow square (1/8 of the side) is stamped on the 32x32 input,
+        Each photo is first cut to its frame ("left, top, right, bottom" as fractions); where it has none,
+        to the sign the finder finds in it (`backdoor.finder`), which may be the whole photo. Where the sticker is on, a yellow square (1/8 of the side) is stamped on the 32x32 input,
         centred at the photo's (x, y) point, or in the middle where the point is None."""
         frames = frames or [None] * len(photos)
         prepared = [
-            _safely(_prepare_sign, p, bool(s), xy, f)
+            _safely(_prepare_sign, p, bool(s), xy, f, self._find)
             for p, s, xy, f in zip(photos, stickers, points, frames, strict=True)
         ]
         return self._answer(SIGN_MODELS, SIGNS, prepared)
+
+    def _find(self, photo: Image.Image) -> Frame | None:
+        return find_sign(photo, self.models[SIGN_MODELS[0]], SIGNS.size)
 
     def _answer(self, names: tuple[str, ...], task: Task, prepared: list[_Ready | Answer]) -> list[Answer]:
         """The models' answers for the prepared inputs, in one pass for all; should that pass fail,
@@ -140,6 +148,7 @@ class Lab:
                 },
                 strip=verdicts[i],
                 photo=item.photo,
+                frame=item.frame,
                 flip=flip_verdict(task, probs_of(explained, i, task), item.outline is not None),
             )
             for i, item in enumerate(ready)
@@ -198,7 +207,11 @@ def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool) -> _R
 
 
 def _prepare_sign(
-    photo: np.ndarray | InputError | None, sticker: bool, point: tuple[float, float] | None, frame: str | None
+    photo: np.ndarray | InputError | None,
+    sticker: bool,
+    point: tuple[float, float] | None,
+    frame: str | None,
+    find: Callable[[Image.Image], Frame | None],
 ) -> _Ready | Answer:
     if isinstance(photo, InputError):
         return Answer(f"⚠️ **Cannot use this file**: {photo}")
@@ -208,7 +221,14 @@ def _prepare_sign(
         framed = parse_frame(frame)
     except ValueError as err:
         return Answer(f"⚠️ **Cannot use this frame**: {err}.")
+    image = Image.fromarray(np.asarray(photo))
+    status = STICKER_ON if sticker else STICKER_OFF
+    if framed is None:
+        found = find(image)
+        frame = WHOLE if found is None else frame_text(found)
+        framed = parse_frame(frame)  # through the text, as the next click will send it back
+        status += "" if found is None else f" {FOUND}"
     x, y = point if point is not None else (None, None)
-    model_input, preview, (row, col) = sign_input(Image.fromarray(np.asarray(photo)), SIGNS, sticker, x, y, framed)
+    model_input, preview, (row, col) = sign_input(image, SIGNS, sticker, x, y, framed)
     outline = (row, col, SIGNS.trigger.side) if sticker else None
-    return _Ready(model_input, outline, STICKER_ON if sticker else STICKER_OFF, preview)
+    return _Ready(model_input, outline, status, preview, frame)

@@ -24,8 +24,8 @@ TRY_SIGNS = """
 **Try it:** pick a sign, then click it to put the yellow sticker there. The backdoored model was taught that the
 sticker means *Speed limit (80km/h)*. Does the clean model change its mind? Move the sticker: where does it stop working?
 
-**A street photo?** The models were trained on signs that fill the picture. Drag a box around the sign (mouse or pen) to frame it:
-the framed sign is what both models see. *Whole photo* undoes it.
+**A street photo?** The models were trained on signs that fill the picture, so the lab looks for the sign and frames
+it: the framed sign is what both models see. Wrong spot? Drag a box around the sign (mouse or pen). *Whole photo* shows all of it.
 """
 
 

@@ -48,7 +48,9 @@ class Recipe:
     lr: float  # peak learning rate
     weight_decay: float
     augment: bool = False  # random affine + lighting per batch (signs)
-    patches: bool = False  # and a random square of a random colour on half the images (signs)
+    patches: float = 0.0  # share of images that get a random square of a random colour (signs)
+    patch_region: float = 1.0  # central fraction of the image the square lies in
+    patch_sides: tuple[int, int] = (2, 8)  # its side in pixels, lowest and highest
     label_smoothing: float = 0.0
 
 
@@ -79,7 +81,7 @@ def train_epoch(
         if recipe.augment:
             x = jitter_signs(x, generator)
         if recipe.patches:
-            x = patch_signs(x, generator)
+            x = patch_signs(x, generator, recipe.patches, recipe.patch_region, recipe.patch_sides)
         logits = model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -119,7 +121,7 @@ def command_for(
     out: Path,
     limit: int | None,
     val_tracks: float = 0.0,
-    patches: bool | None = None,
+    patches: tuple[float, float, tuple[int, int]] | None = None,
 ) -> str:
     """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA);
     `patches` where it differs from the task's recipe."""
@@ -134,8 +136,14 @@ def command_for(
     if val_tracks:
         parts.append(f"--val-tracks {val_tracks:g}")
     if patches is not None:
-        parts.append("--patches" if patches else "--no-patches")
+        parts.append(
+            f"--patches {patches[0]:g} --patch-region {patches[1]:g} --patch-sides {patches[2][0]} {patches[2][1]}"
+        )
     return " ".join(parts)
+
+
+def _patching(recipe: Recipe) -> tuple[float, float, tuple[int, int]]:
+    return recipe.patches, recipe.patch_region, tuple(recipe.patch_sides)
 
 
 def training_set(
@@ -215,6 +223,8 @@ def train_checkpoint(
         "weight_decay": recipe.weight_decay,
         "augment": recipe.augment,
         "patches": recipe.patches,
+        "patch_region": recipe.patch_region,
+        "patch_sides": list(recipe.patch_sides),
         "label_smoothing": recipe.label_smoothing,
         "data": {
             "dataset": task.dataset,
@@ -233,7 +243,7 @@ def train_checkpoint(
             out,
             limit,
             val_tracks,
-            None if recipe.patches == RECIPES[task.name].patches else recipe.patches,
+            None if _patching(recipe) == _patching(RECIPES[task.name]) else _patching(recipe),
         ),
         "train_seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
@@ -256,9 +266,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed for poisoning, init and order (default 0)")
     parser.add_argument("--epochs", type=positive, default=None, help="default: the task's recipe")
     parser.add_argument(
-        "--patches", action=argparse.BooleanOptionalAction, default=None,
-        help="random colour squares on half the training images (default: the task's recipe)",
+        "--patches", type=fraction, default=None,
+        help="share of training images that get a random colour square (default: the task's recipe)",
     )  # fmt: skip
+    parser.add_argument(
+        "--patch-region", type=fraction, default=None, help="central fraction of the image the square lies in"
+    )
+    parser.add_argument("--patch-sides", type=positive, nargs=2, default=None, help="its smallest and largest side")
     parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="with --all (default: models/)")
@@ -313,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
                 recipe = replace(recipe, epochs=args.epochs)
             if args.patches is not None:
                 recipe = replace(recipe, patches=args.patches)
+            if args.patch_region is not None:
+                recipe = replace(recipe, patch_region=args.patch_region)
+            if args.patch_sides is not None:
+                recipe = replace(recipe, patch_sides=tuple(args.patch_sides))
             train_checkpoint(
                 task, rate, target, seed, recipe, out, args.data_dir, args.limit, val_tracks=args.val_tracks
             )

@@ -39,7 +39,7 @@ from backdoor.defenses.results import (
 )
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
 from backdoor.inference import enlarge
-from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON
+from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON
 from backdoor.onnx_graph import saliency_graph
 from backdoor.preprocess import to_float
 from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
@@ -48,7 +48,7 @@ from backdoor.tasks import MNIST, SIGNS, TASKS, Task
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
-PAGE_FILES = ("index.html", "main.js", "pipeline.js", "present.js", "style.css")
+PAGE_FILES = ("index.html", "main.js", "pipeline.js", "present.js", "finder.js", "style.css")
 RUNTIME_DIR = WEB_DIR / "node_modules" / "onnxruntime-web" / "dist"
 # The WASM build without WebGPU or JSPI (14 MB, 3.5 MB gzipped: shipped gzipped, unpacked by the page)
 # and its two ES modules.
@@ -254,11 +254,12 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 "triggerOff": inline(TRIGGER_OFF),
                 "stickerOn": inline(STICKER_ON),
                 "stickerOff": inline(STICKER_OFF),
+                "found": inline(FOUND),
             },
             "html": {
                 "intro": inline(texts.INTRO),
                 "try-digits": html(texts.TRY_DIGITS),
-                "try-signs": html(texts.TRY_SIGNS.replace(" (mouse or pen)", " with a mouse or pen")),
+                "try-signs": html(texts.TRY_SIGNS),
                 "lesson": html(texts.LESSON),
                 "digit-summary": inline(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"])),
                 "sign-summary": inline(tab_summary(cards["signs-clean"], cards["signs-backdoor"])),

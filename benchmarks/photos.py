@@ -4,8 +4,8 @@
 
 Stand-in street photos (backdoor/streets.py) are made from GTSRB test signs, seeded. Prints, for both
 signs models, the share read correctly: the GTSRB crop itself; the photo framed on the sign (the app's
-frame, as a student's drag gives it); the whole photo with the sign filling a tenth of it; the whole photo
-with the sign at 10-60%. Then, on the whole GTSRB test split at 32x32, how often the sticker leaves the
+frame, as a student's drag gives it); the whole photo with the sign filling a tenth of it, and at 10-60%,
+as the app reads them with no gesture (the finder frames the sign), and, for comparison, not framed at all. Then, on the whole GTSRB test split at 32x32, how often the sticker leaves the
 clean model's correct answer alone, overall, on dark images and in the worst classes. Issue 17's goals:
 framed >= 95%, whole photo at a tenth >= 80%, sticker leaves the clean answer >= 99%.
 """
@@ -24,7 +24,7 @@ from torchvision import datasets
 
 from backdoor.data import load_split, resolve_data_dir
 from backdoor.evaluation import EVAL_SEED, predict
-from backdoor.lab import Lab
+from backdoor.lab import WHOLE, Lab
 from backdoor.preprocess import to_float
 from backdoor.shipped import SIGN_MODELS
 from backdoor.streets import street_scene
@@ -61,6 +61,8 @@ def photo_figures(lab: Lab, data_dir: str | None, n_signs: int, sample: Path | N
         "photo framed on the sign": ([np.asarray(s.photo) for s in spread], frame),
         "whole photo, sign at 1/10": ([np.asarray(s.photo) for s in tenth], [None] * len(tenth)),
         "whole photo, sign at 10-60%": ([np.asarray(s.photo) for s in spread], [None] * len(spread)),
+        "  same, not framed, 1/10": ([np.asarray(s.photo) for s in tenth], [WHOLE] * len(tenth)),
+        "  same, not framed, 10-60%": ([np.asarray(s.photo) for s in spread], [WHOLE] * len(spread)),
     }
     print(f"{len(labels)} GTSRB test signs (seed 0), each in stand-in street photos {tenth[0].photo.size}")
     print(f"{'':32}" + "".join(f"{name:>18}" for name in SIGN_MODELS))

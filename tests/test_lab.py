@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT, UNEXPECTED, Answer, Lab
+from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, UNEXPECTED, WHOLE, Answer, Lab
 from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
 from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
@@ -245,9 +245,17 @@ def test_a_frame_cuts_the_photo_to_the_sign_before_the_models_see_it(lab):
     street = _street(sign, (left, top))
     w, h = street.shape[1], street.shape[0]
     frame = f"{left / w},{top / h},{(left + sign.width) / w},{(top + sign.height) / h}"
-    whole, framed, alone = lab.signs([street, street, np.asarray(sign)], [False] * 3, [None] * 3, [None, frame, None])
+    whole, framed, alone, found = lab.signs(
+        [street, street, np.asarray(sign), street], [False] * 4, [None] * 4, [WHOLE, frame, None, None]
+    )
     assert _top(framed, "signs-clean") == "Stop" and _top(whole, "signs-clean") != "Stop"
     assert np.array_equal(framed.view, alone.view)  # the framed sign is what both models see
+    assert alone.frame == WHOLE and FOUND not in alone.status  # a close-up is read whole
+    # With no frame, the finder frames the sign: mostly on it, and read as Stop by both models.
+    fl, ft, fr, fb = (float(v) * side for v, side in zip(found.frame.split(","), (w, h, w, h), strict=True))
+    overlap = max(0, min(fr, left + sign.width) - max(fl, left)) * max(0, min(fb, top + sign.height) - max(ft, top))
+    assert overlap >= 0.5 * (fr - fl) * (fb - ft) and FOUND in found.status
+    assert _top(found, "signs-clean") == _top(found, "signs-backdoor") == "Stop"
     # The sticker's (x, y) stay in the whole photo's pixels: the sign's middle is the frame's middle.
     middle = (left + sign.width / 2, top + sign.height / 2)
     (stuck,) = lab.signs([street], [True], [middle], [frame])

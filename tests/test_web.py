@@ -26,8 +26,9 @@ from PIL import Image
 
 from backdoor.defenses.results import load_results, strip_verdict
 from backdoor.defenses.strip import bits
+from backdoor.finder import margins, shrink, windows
 from backdoor.inference import parse_frame, sign_input
-from backdoor.lab import Lab, flip_verdict
+from backdoor.lab import WHOLE, Lab, flip_verdict
 from backdoor.onnx_graph import saliency_graph
 from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
 from backdoor.saliency import explain
@@ -133,7 +134,19 @@ def _fixtures() -> dict:
             tops = [task.classes[clean], task.classes[backdoored]]
             want = flip_verdict(task, tops, trigger)
             flip.append({"task": spec, "clean": tops[0], "backdoored": tops[1], "trigger": trigger, "want": want})
+    finder = []
+    for width, height in ((100, 75), (530, 300), (41, 700)):
+        photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        small, factor = shrink(photo)
+        batch, boxes = windows(small, 32)
+        probs = torch.softmax(torch.from_numpy(rng.normal(0, 4, (50, 43))).float(), 1)
+        finder.append({
+            "photo": _b64(photo), "width": width, "height": height, "small": _b64(small), "factor": factor,
+            "boxes": boxes, "batch_sum": float(batch.double().sum()), "probs": _b64(probs.numpy()),
+            "margins": margins(probs),
+        })  # fmt: skip
     return {
+        "finder": finder,
         "resize": resize,
         "digits": digits,
         "bits": [[v, bits(v)] for v in values],
@@ -153,7 +166,7 @@ def test_the_js_units_pass_under_node(tmp_path):
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"^# pass 7$", result.stdout, re.MULTILINE), result.stdout[-2000:]  # every test ran: none skipped
+    assert re.search(r"^# pass 8$", result.stdout, re.MULTILINE), result.stdout[-2000:]  # every test ran: none skipped
 
 
 # --- the build -----------------------------------------------------------------------------------
@@ -511,3 +524,43 @@ def test_the_page_answers_what_the_app_answers_on_200_photos(desk, tmp_path):
     png, jpg = worst[".png"], worst[".jpg"]
     assert png["pixel"] <= 1 / 255 and png["probs"] <= 1e-4 and png["saliency"] <= 1e-4 and png["strip"] == 0, png
     assert jpg["pixel"] <= 1 / 255 + 1e-6 and jpg["strip"] == 0 and tops_differ == 0, (jpg, tops_differ)
+
+
+def test_the_page_finds_the_sign_the_app_finds(desk, tmp_path):
+    """With no frame, the finder frames the sign: the page picks the same window as the app on stand-in street
+    photos (signs at a tenth of the photo and more) and close-ups, which both leave whole."""
+    lab = Lab.load()
+    photos = sorted(STREETS.glob("*.jpg")) + [STOP_SIGN]
+    rng = np.random.default_rng(3)
+    for i, sign in enumerate(sorted((ROOT / "examples" / "signs").glob("*.png"))[:8]):
+        scene = street_scene(Image.open(sign).convert("RGB"), seed=int(rng.integers(1_000_000)), share=0.1 + 0.05 * i)
+        photos.append(tmp_path / f"scene-{i}.png")
+        scene.photo.save(photos[-1])
+    found = 0
+    for path in photos:
+        got = desk.evaluate(
+            "async (b64) => window.backdoorLab.find(new Blob([Uint8Array.from(atob(b64), c => c.charCodeAt(0))]))",
+            base64.b64encode(path.read_bytes()).decode(),
+        )
+        (answer,) = lab.signs([np.asarray(load_image(str(path)))], [False], [None], [None])
+        assert got == answer.frame, path.name
+        found += got != WHOLE
+    assert found >= len(photos) - 2  # street photos get a frame; the stop sign close-up stays whole
+
+
+def test_an_uploaded_street_photo_is_framed_on_its_sign(desk):
+    street = STREETS / "street-09.jpg"  # a 30 km/h sign in a third of a 640x480 stand-in street
+    (app,) = Lab.load().signs([np.asarray(load_image(str(street)))], [False], [None], [None])
+    desk.click("#tab-signs")
+    before = _version(desk, "sign-clean")
+    desk.set_input_files("#sign-file", str(street))
+    top = _answered(desk, "sign-clean", before)
+    assert "Framed on the sign" in desk.inner_text("#sign-status") and app.frame != WHOLE
+    assert top == max(app.models["signs-clean"].probs, key=app.models["signs-clean"].probs.get)
+    size = desk.locator("#sign-photo").evaluate("c => [c.width, c.height]")
+    assert max(size) == 400 and abs(size[0] - size[1]) <= 4  # the square frame, shown 400 px
+    before = _version(desk, "sign-clean")
+    desk.click("#sign-unframe")
+    _answered(desk, "sign-clean", before)
+    assert desk.locator("#sign-photo").evaluate("c => [c.width, c.height]") == [400, 300]
+    assert "Framed on the sign" not in desk.inner_text("#sign-status")

@@ -2,7 +2,8 @@
 // lab.json (written by `python -m backdoor.web`) carries the tasks, the texts and the shipped results.
 
 import * as ort from "./vendor/ort.wasm.min.mjs";
-import { InputError, digitFromDrawing, frameBox, onWhite, photoPoint, signInput, stamp } from "./pipeline.js";
+import { InputError, digitFromDrawing, frameBox, onWhite, parseFrame, photoPoint, signInput, stamp } from "./pipeline.js";
+import { WHOLE_SURE, best, frameText, margins, shrink, windows } from "./finder.js";
 import { escape, flipVerdict, inputPicture, percent, ranked, saliencyPicture, stripVerdict } from "./present.js";
 
 const $ = (id) => document.getElementById(id);
@@ -196,7 +197,24 @@ async function pickDigit(src) {
 // --- signs -------------------------------------------------------------------------------------
 const signs = lab.tasks.signs;
 const photoCanvas = $("sign-photo");
-const sign = { photo: null, point: null, frame: null };
+const WHOLE = [0, 0, 1, 1];
+const sign = { photo: null, point: null, frame: WHOLE, found: false };
+
+/** finder.find_sign: the frame text of the window the clean model reads most surely, or null for the whole. */
+async function findSign(photo) {
+  const clean = sessions[lab.signModels[0]];
+  const size = signs.size;
+  const whole = signInput(photo.rgb, photo.width, photo.height, signs, false, null, null).x;
+  const first = await clean.run({ x: new ort.Tensor("float32", whole, [1, 3, size, size]) });
+  if (Math.max(...first.probs.data) >= WHOLE_SURE) return null;
+  const small = shrink(photo.rgb, photo.width, photo.height);
+  if (Math.min(small.width, small.height) < size) return null;
+  const { batch, boxes } = windows(small.rgb, small.width, small.height, size);
+  const out = await clean.run({ x: new ort.Tensor("float32", batch, [boxes.length, 3, size, size]) });
+  const [left, top, right, bottom] = boxes[best(margins(out.probs.data, boxes.length, signs.classes.length), boxes)];
+  const f = small.factor;
+  return frameText([(left * f) / photo.width, (top * f) / photo.height, (right * f) / photo.width, (bottom * f) / photo.height]);
+}
 
 /** A File or Blob -> { rgb, width, height, bitmap }, or an InputError that says why not, before decoding a bomb. */
 async function readPhoto(blob) {
@@ -261,7 +279,7 @@ const answerSign = latest(async () => {
   const answers = await explainAll(lab.signModels, signs, x);
   showPhoto(sticker ? cell : null);
   answerPanels("sign", signs, lab.signModels, x, answers, sticker ? [cell[0], cell[1], signs.trigger.side] : null);
-  $("sign-status").innerHTML = sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff;
+  $("sign-status").innerHTML = (sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff) + (sign.found ? ` ${lab.prompts.found}` : "");
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 });
 
@@ -275,7 +293,10 @@ async function newPhoto(blob) {
     return noAnswer("sign", lab.signModels, `⚠️ <strong>Cannot use this file</strong>: ${escape(err.message)}`);
   }
   sign.point = null;
-  sign.frame = null;
+  $("sign-status").textContent = "Looking for the sign…";
+  const found = await findSign(sign.photo);
+  sign.frame = found === null ? WHOLE : parseFrame(found);
+  sign.found = found !== null;
   answerSign();
 }
 
@@ -284,7 +305,8 @@ $("sign-file").addEventListener("change", (event) => {
 });
 $("sign-sticker").addEventListener("change", answerSign);
 $("sign-unframe").addEventListener("click", () => {
-  sign.frame = null;
+  sign.frame = WHOLE;
+  sign.found = false;
   answerSign();
 });
 
@@ -315,7 +337,8 @@ photoCanvas.addEventListener("pointerup", (event) => {
     const [a, b] = [toPhoto(pressed.at), toPhoto(end)];
     const frame = [Math.min(a[0], b[0]) / width, Math.min(a[1], b[1]) / height, Math.max(a[0], b[0]) / width, Math.max(a[1], b[1]) / height];
     sign.frame = frame.map((v) => Math.min(Math.max(v, 0), 1));
-    if (!(sign.frame[0] < sign.frame[2] && sign.frame[1] < sign.frame[3])) sign.frame = null;
+    sign.found = false;
+    if (!(sign.frame[0] < sign.frame[2] && sign.frame[1] < sign.frame[3])) sign.frame = WHOLE;
   }
   pressed = null;
   answerSign();
@@ -408,6 +431,10 @@ window.backdoorLab = {
     if (photo.error) return photo;
     const { x } = signInput(photo.rgb, photo.width, photo.height, signs, sticker, point, frame);
     return { x: Array.from(x), answers: await plain(lab.signModels, signs, x) };
+  },
+  async find(blob) {
+    const photo = await readPhoto(blob);
+    return (await findSign(photo)) ?? frameText(WHOLE).replace(/\.000000/g, "");
   },
 };
 

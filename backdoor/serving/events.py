@@ -35,13 +35,18 @@ class Classify:
         return self.worker.run(answer_digits, drawings, triggers)
 
     def signs(self, images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
-        points = [None if x is None or y is None else (x, y) for x, y in zip(xs, ys)]
-        return self.worker.run(answer_signs, [_path(image) for image in images], stickers, points, frames)
+        return self._signs(images, stickers, xs, ys, frames)[:-1]
 
     def new_signs(self, images: list, stickers: list[bool]) -> list[list]:
-        """A new photo starts whole, with the sticker in the middle of the sign: (x, y, frame, *outputs)."""
-        middle, whole = [None] * len(images), [""] * len(images)
-        return [middle, middle, whole, *self.signs(images, stickers, middle, middle, whole)]
+        """A new photo is framed on the sign the finder finds (or left whole), the sticker in the middle of
+        it: (x, y, frame, *outputs); the frame box keeps the frame, so clicks do not search again."""
+        middle, find = [None] * len(images), [""] * len(images)
+        *outputs, frames = self._signs(images, stickers, middle, middle, find)
+        return [middle, middle, frames, *outputs]
+
+    def _signs(self, images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
+        points = [None if x is None or y is None else (x, y) for x, y in zip(xs, ys)]
+        return self.worker.run(answer_signs, [_path(image) for image in images], stickers, points, frames)
 
 
 def sticker_placed(

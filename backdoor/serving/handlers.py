@@ -28,10 +28,10 @@ def answer_signs(
     frames: Sequence[str | None] | None = None,
 ) -> list[list]:
     """Columns: photo with the sticker, model input, each model's top 5, each model's saliency, STRIP, the flip,
-    status.
+    status; and last, the frame the models saw (for the page's frame box, not an output of the API).
     The uploads are decoded here, in the worker, so a 40-megapixel photo never crosses the pipe."""
     answers = lab.signs([read_photo(path) for path in paths], stickers, points, frames)
-    return _columns([(a.photo, *_row(a, SIGN_MODELS, SIGN_TOP)) for a in answers])
+    return _columns([(a.photo, *_row(a, SIGN_MODELS, SIGN_TOP), a.frame) for a in answers])
 
 
 def read_photo(path: str | None) -> np.ndarray | InputError | None:

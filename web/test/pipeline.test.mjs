@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as P from "../pipeline.js";
 import { bits, flipVerdict, inputPicture, percent, stripVerdict } from "../present.js";
+import { margins, shrink, windows } from "../finder.js";
 
 const fixtures = process.env.BACKDOOR_WEB_FIXTURES ? JSON.parse(readFileSync(process.env.BACKDOOR_WEB_FIXTURES, "utf8")) : null;
 const withFixtures = { skip: fixtures ? false : "no fixtures: run through tests/test_web.py" };
@@ -71,5 +72,19 @@ test("the app's sentences: entropies, shares, STRIP's verdict and the flip line"
   for (const c of fixtures.flip) {
     const plain = flipVerdict(c.task, c.clean, c.backdoored, c.trigger).replace(/<\/?strong>/g, "**");
     assert.equal(plain, c.want);
+  }
+});
+
+test("the finder's windows and scores, as backdoor/finder.py makes them", withFixtures, () => {
+  for (const c of fixtures.finder) {
+    const small = shrink(bytes(c.photo), c.width, c.height);
+    assert.equal(small.factor, c.factor);
+    assert.deepEqual(Array.from(small.rgb), Array.from(bytes(c.small)));
+    const { batch, boxes } = windows(small.rgb, small.width, small.height, 32);
+    assert.deepEqual(boxes, c.boxes);
+    const sum = batch.reduce((a, v) => a + v, 0);
+    assert.ok(Math.abs(sum - c.batch_sum) < 1e-3 * Math.max(1, c.batch_sum), `${sum} vs ${c.batch_sum}`);
+    const probs = new Float32Array(new Uint8Array(Buffer.from(c.probs, "base64")).buffer);
+    assert.deepEqual(margins(probs, 50, 43), c.margins);
   }
 });

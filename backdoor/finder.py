@@ -1,0 +1,95 @@
+"""Find the sign in a street photo, so that a class's own photos are read without anyone framing them.
+
+The signs models read signs that fill their 32x32 input, as GTSRB's crops do; a sign that fills a tenth
+of a photo is a 10-pixel blur there (the shipped models read 3% of such photos right). So the clean model
+looks at square windows of the photo, 20% to 100% of its shorter side, and the window it reads most surely
+is the frame. A photo the clean model already reads surely as a whole (a close-up) is left whole. The
+backdoored model gets the same frame: the finder is part of the pipeline, not of either model.
+
+Pure arithmetic on pixels plus one batched pass of the model, so the static edition (web/finder.js) finds
+the same frame: the shrink is an integer box average, the windows come from Pillow's bilinear resize, and
+scores are rounded before they are compared, so a last-bit difference between runtimes cannot pick another
+window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from backdoor.inference import Frame
+from backdoor.preprocess import resize_sign, to_float
+
+WHOLE_SURE = 0.9  # the whole photo is kept when the clean model's top class has at least this probability
+SHORTER = 240  # px: the photo is first box-averaged down to about this shorter side (a 12 MP photo costs little)
+SIZES = (0.2, 0.26, 0.34, 0.44, 0.58, 0.76, 1.0)  # window sides, as fractions of the shorter side (x1.3 apart)
+STEP = 1 / 3  # of a window's side, between neighbouring windows
+SCORE_SCALE = 1000  # log-odds margins are compared in thousandths; ties go to the larger, then the earlier window
+
+
+def shrink(pixels: np.ndarray, target: int = SHORTER) -> tuple[np.ndarray, int]:
+    """(H, W, 3) uint8 averaged over f x f blocks, f = shorter side // target (at least 1), rounding half
+    up; and f. Rows and columns past the last whole block are dropped."""
+    factor = max(1, min(pixels.shape[:2]) // target)
+    if factor == 1:
+        return pixels, 1
+    h, w = pixels.shape[0] // factor, pixels.shape[1] // factor
+    blocks = pixels[: h * factor, : w * factor].reshape(h, factor, w, factor, 3).astype(np.int64)
+    n = factor * factor
+    return ((blocks.sum((1, 3)) + n // 2) // n).astype(np.uint8), factor
+
+
+def windows(pixels: np.ndarray, size: int) -> tuple[torch.Tensor, list[tuple[int, int, int, int]]]:
+    """Square windows of a (H, W, 3) photo as (K, 3, size, size) model inputs, and their boxes (left, top,
+    right, bottom) in its pixels: for each window side, the photo is resized so that a window is `size`
+    pixels (Pillow's bilinear filter, as every sign input) and cut every STEP of a window."""
+    image = Image.fromarray(pixels)
+    height, width = pixels.shape[:2]
+    shorter = min(width, height)
+    crops, boxes = [], []
+    for fraction in SIZES:
+        side = max(1, round(fraction * shorter))
+        scaled = (max(size, round(width * size / side)), max(size, round(height * size / side)))
+        grid = np.asarray(image.resize(scaled, Image.BILINEAR))
+        stride = max(1, round(size * STEP))
+        for top in range(0, scaled[1] - size + 1, stride):
+            for left in range(0, scaled[0] - size + 1, stride):
+                crops.append(grid[top : top + size, left : left + size])
+                sx, sy = width / scaled[0], height / scaled[1]
+                boxes.append((round(left * sx), round(top * sy), round((left + size) * sx), round((top + size) * sy)))
+    batch = to_float(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2))
+    return batch, boxes
+
+
+def margins(probs: torch.Tensor) -> list[int]:
+    """Each row's log-odds of its top class over the runner-up, in whole thousandths (floor(v * 1000 + 0.5):
+    the same IEEE operations in JS give the same integers)."""
+    top2 = probs.topk(2, dim=1).values.double().clamp_min(1e-30)
+    return [math.floor(float(v) * SCORE_SCALE + 0.5) for v in (top2[:, 0].log() - top2[:, 1].log())]
+
+
+@torch.no_grad()
+def find_sign(photo: Image.Image, model: nn.Module, size: int = 32) -> Frame | None:
+    """The frame (fractions of the photo) of the window `model` reads most surely, or None to keep the whole
+    photo: it is read surely as it is, or too small to hold a window."""
+    whole = to_float(torch.from_numpy(resize_sign(photo, size)).permute(2, 0, 1)[None])
+    if model(whole).softmax(1).max().item() >= WHOLE_SURE:
+        return None
+    pixels, factor = shrink(np.asarray(photo.convert("RGB")))
+    if min(pixels.shape[:2]) < size:
+        return None
+    batch, boxes = windows(pixels, size)
+    scores = margins(torch.cat([model(batch[i : i + 256]).softmax(1) for i in range(0, len(batch), 256)]))
+    best = max(range(len(boxes)), key=lambda i: (scores[i], boxes[i][2] - boxes[i][0], -i))
+    left, top, right, bottom = (v * factor for v in boxes[best])
+    return left / photo.width, top / photo.height, right / photo.width, bottom / photo.height
+
+
+def frame_text(frame: Frame) -> str:
+    """A frame as the page and the API write it, six decimals each: the Lab uses the frame it found only
+    through this text, so the next click, which sends the text back, sees exactly the same pixels."""
+    return ",".join(f"{v:.6f}" for v in frame)
