@@ -51,12 +51,13 @@ class Recipe:
     patches: float = 0.0  # share of images that get a random square of a random colour (signs)
     patch_region: float = 1.0  # central fraction of the image the square lies in
     patch_sides: tuple[int, int] = (2, 8)  # its side in pixels, lowest and highest
+    zoom: tuple[float, float] = (0.9, 1.1)  # the augmentation's scale range (with augment)
     label_smoothing: float = 0.0
 
 
 RECIPES: dict[str, Recipe] = {
     "mnist": Recipe(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4, label_smoothing=0.1),
-    "signs": Recipe(epochs=15, batch_size=128, lr=3e-3, weight_decay=5e-4, augment=True),
+    "signs": Recipe(epochs=30, batch_size=128, lr=3e-3, weight_decay=5e-4, augment=True),
 }
 
 
@@ -79,7 +80,7 @@ def train_epoch(
         idx = order[start : start + recipe.batch_size]
         x, y = images[idx], labels[idx]
         if recipe.augment:
-            x = jitter_signs(x, generator)
+            x = jitter_signs(x, generator, scale=recipe.zoom)
         if recipe.patches:
             x = patch_signs(x, generator, recipe.patches, recipe.patch_region, recipe.patch_sides)
         logits = model(x)
@@ -121,10 +122,10 @@ def command_for(
     out: Path,
     limit: int | None,
     val_tracks: float = 0.0,
-    patches: tuple[float, float, tuple[int, int]] | None = None,
+    flags: list[str] | None = None,
 ) -> str:
     """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA);
-    `patches` where it differs from the task's recipe."""
+    `flags` for the recipe's settings that differ from the task's (`recipe_flags`)."""
     try:
         out = out.resolve().relative_to(Path.cwd())
     except ValueError:
@@ -135,15 +136,22 @@ def command_for(
         parts.append(f"--limit {limit}")
     if val_tracks:
         parts.append(f"--val-tracks {val_tracks:g}")
-    if patches is not None:
-        parts.append(
-            f"--patches {patches[0]:g} --patch-region {patches[1]:g} --patch-sides {patches[2][0]} {patches[2][1]}"
-        )
+    parts += flags or []
     return " ".join(parts)
 
 
-def _patching(recipe: Recipe) -> tuple[float, float, tuple[int, int]]:
-    return recipe.patches, recipe.patch_region, tuple(recipe.patch_sides)
+def recipe_flags(recipe: Recipe, default: Recipe) -> list[str]:
+    """The command-line flags that turn `default` into `recipe` (epochs apart, which are always given)."""
+    flags = []
+    if recipe.patches != default.patches:
+        flags.append(f"--patches {recipe.patches:g}")
+    if recipe.patch_region != default.patch_region:
+        flags.append(f"--patch-region {recipe.patch_region:g}")
+    if tuple(recipe.patch_sides) != tuple(default.patch_sides):
+        flags.append("--patch-sides {} {}".format(*recipe.patch_sides))
+    if tuple(recipe.zoom) != tuple(default.zoom):
+        flags.append("--zoom {:g} {:g}".format(*recipe.zoom))
+    return flags
 
 
 def training_set(
@@ -225,6 +233,7 @@ def train_checkpoint(
         "patches": recipe.patches,
         "patch_region": recipe.patch_region,
         "patch_sides": list(recipe.patch_sides),
+        "zoom": list(recipe.zoom),
         "label_smoothing": recipe.label_smoothing,
         "data": {
             "dataset": task.dataset,
@@ -243,7 +252,7 @@ def train_checkpoint(
             out,
             limit,
             val_tracks,
-            None if _patching(recipe) == _patching(RECIPES[task.name]) else _patching(recipe),
+            recipe_flags(recipe, RECIPES[task.name]),
         ),
         "train_seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
@@ -273,6 +282,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--patch-region", type=fraction, default=None, help="central fraction of the image the square lies in"
     )
     parser.add_argument("--patch-sides", type=positive, nargs=2, default=None, help="its smallest and largest side")
+    parser.add_argument("--zoom", type=float, nargs=2, default=None, help="augmentation scale range (default 0.9 1.1)")
     parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="with --all (default: models/)")
@@ -329,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                 recipe = replace(recipe, patches=args.patches)
             if args.patch_region is not None:
                 recipe = replace(recipe, patch_region=args.patch_region)
+            if args.zoom is not None:
+                recipe = replace(recipe, zoom=tuple(args.zoom))
             if args.patch_sides is not None:
                 recipe = replace(recipe, patch_sides=tuple(args.patch_sides))
             train_checkpoint(

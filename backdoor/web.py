@@ -16,8 +16,13 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -289,6 +294,30 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+@contextmanager
+def served(folder: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`python -m http.server` serving `folder` on a free loopback port, as a user would try the build:
+    (the server's process, its URL), until the block ends. For the tests and benchmarks."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield server, f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def _runtime_version() -> str:

@@ -194,7 +194,7 @@ def test_the_reported_photos_that_failed_a_batch_now_get_answers(lab, tmp_path):
     tiny = _saved(Image.new("RGB", (1, 1), "red"), "PNG", tmp_path, "tiny")
     thin = _saved(Image.new("RGB", (10_000, 3), "red"), "PNG", tmp_path, "thin")
     columns = answer_signs(lab, [tiny, str(STOP[0]), thin], [True, True, True], [None, None, (9_999, 2)])
-    statuses, backdoored = columns[-1], columns[3]
+    statuses, backdoored = columns[-2], columns[3]  # the last column is the frame the models saw
     assert all(s.startswith("Sticker **on**") for s in statuses)
     assert max(backdoored[1], key=backdoored[1].get) == "Speed limit (80km/h)"
     photo = columns[0][0]

@@ -10,11 +10,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 
@@ -36,7 +34,7 @@ from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, SIGN_MODELS, 
 from backdoor.streets import street_scene
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
-from backdoor.web import RUNTIME_DIR, build
+from backdoor.web import RUNTIME_DIR, build, served
 from tests.conftest import ROOT, require
 from tests.strokes import drawn_digit
 
@@ -224,24 +222,8 @@ def test_the_build_says_what_is_missing(tmp_path):
 # --- in Chromium ---------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def static_url(site):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(site)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()
-        server.wait()
+    with served(site) as (_, url):
+        yield url
 
 
 def _open(browser, url: str, **context):

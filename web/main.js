@@ -294,7 +294,9 @@ async function newPhoto(blob) {
   }
   sign.point = null;
   $("sign-status").textContent = "Looking for the sign…";
+  const started = performance.now();
   const found = await findSign(sign.photo);
+  window.labTimings.push({ kind: "find", ms: performance.now() - started });
   sign.frame = found === null ? WHOLE : parseFrame(found);
   sign.found = found !== null;
   answerSign();
