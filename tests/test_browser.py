@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import json
 import re
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from backdoor.defenses.common import result_path
+from backdoor.defenses.results import nc_title
 from tests.conftest import ROOT, require
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -305,7 +308,10 @@ def test_defend_calls_a_false_alarm_one_and_labels_every_mask(desk, app_url):
     _expect(desk.locator("#nc-plot-mnist-backdoor svg")).to_be_visible()
     _expect(desk.locator("#nc-masks-mnist-backdoor .caption-label")).to_have_count(10)
     _expect(desk.locator("#nc-masks-mnist-backdoor .caption-label").nth(8)).to_contain_text("8: mask 2.2, flagged")
-    _expect(desk.get_by_text("signs-clean: flags Road work, a false alarm")).to_be_visible()
+    clean_signs = json.loads(result_path("nc", "signs-clean").read_text())
+    title = nc_title(clean_signs, trained_clean=True)
+    assert ("false alarm" in title) == bool(clean_signs["flagged"])
+    _expect(desk.get_by_text(title)).to_be_visible()
     desk.screenshot(path=ARTIFACTS / "defend.png", full_page=True)
     desk.get_by_role("tab", name="STRIP (check each input)").click()
     _expect(desk.locator("#strip-table")).to_contain_text("signs-backdoor")
