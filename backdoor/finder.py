@@ -29,6 +29,7 @@ SHORTER = 240  # px: the photo is first box-averaged down to about this shorter 
 SIZES = (0.2, 0.26, 0.34, 0.44, 0.58, 0.76, 1.0)  # window sides, as fractions of the shorter side (x1.3 apart)
 STEP = 1 / 3  # of a window's side, between neighbouring windows
 SCORE_SCALE = 1000  # log-odds margins are compared in thousandths; ties go to the larger, then the earlier window
+MAX_ASPECT = 4  # a photo longer than this many times its width (or the reverse) is not searched: it stays whole
 
 
 def shrink(pixels: np.ndarray, target: int = SHORTER) -> tuple[np.ndarray, int]:
@@ -38,9 +39,9 @@ def shrink(pixels: np.ndarray, target: int = SHORTER) -> tuple[np.ndarray, int]:
     if factor == 1:
         return pixels, 1
     h, w = pixels.shape[0] // factor, pixels.shape[1] // factor
-    blocks = pixels[: h * factor, : w * factor].reshape(h, factor, w, factor, 3).astype(np.int64)
+    blocks = pixels[: h * factor, : w * factor].reshape(h, factor, w, factor, 3)
     n = factor * factor
-    return ((blocks.sum((1, 3)) + n // 2) // n).astype(np.uint8), factor
+    return ((blocks.sum((1, 3), dtype=np.uint32) + n // 2) // n).astype(np.uint8), factor
 
 
 def windows(pixels: np.ndarray, size: int) -> tuple[torch.Tensor, list[tuple[int, int, int, int]]]:
@@ -53,6 +54,8 @@ def windows(pixels: np.ndarray, size: int) -> tuple[torch.Tensor, list[tuple[int
     crops, boxes = [], []
     for fraction in SIZES:
         side = max(1, round(fraction * shorter))
+        if side < size:
+            continue
         scaled = (max(size, round(width * size / side)), max(size, round(height * size / side)))
         grid = np.asarray(image.resize(scaled, Image.BILINEAR))
         stride = max(1, round(size * STEP))
@@ -75,9 +78,9 @@ def margins(probs: torch.Tensor) -> list[int]:
 @torch.no_grad()
 def find_sign(photo: Image.Image, model: nn.Module, size: int = 32) -> Frame | None:
     """The frame (fractions of the photo) of the window `model` reads most surely, or None to keep the whole
-    photo: it is read surely as it is, or too small to hold a window."""
+    photo: it is read surely as it is, too small to hold a window, or too long and thin to search."""
     whole = to_float(torch.from_numpy(resize_sign(photo, size)).permute(2, 0, 1)[None])
-    if model(whole).softmax(1).max().item() >= WHOLE_SURE:
+    if model(whole).softmax(1).max().item() >= WHOLE_SURE or max(photo.size) > MAX_ASPECT * min(photo.size):
         return None
     pixels, factor = shrink(np.asarray(photo.convert("RGB")))
     if min(pixels.shape[:2]) < size:
@@ -90,6 +93,6 @@ def find_sign(photo: Image.Image, model: nn.Module, size: int = 32) -> Frame | N
 
 
 def frame_text(frame: Frame) -> str:
-    """A frame as the page and the API write it, six decimals each: the Lab uses the frame it found only
-    through this text, so the next click, which sends the text back, sees exactly the same pixels."""
-    return ",".join(f"{v:.6f}" for v in frame)
+    """A frame as the page and the API write it: each fraction's shortest exact decimal (repr, as JS's String
+    writes it), so the text parses back to the same floats and the next click sees the same pixels."""
+    return ",".join(repr(float(v)) for v in frame)

@@ -170,6 +170,18 @@ class SplitTiesMaxPool2d(nn.MaxPool2d):
         return _SplitTies.apply(x, self.kernel_size)
 
 
+def _plain_tiling(pool: nn.MaxPool2d) -> bool:
+    """Whether a max-pool tiles its input into k x k windows: an int kernel equal to its stride, no padding,
+    dilation or ceil mode (other pools keep autograd's rule)."""
+    return (
+        isinstance(pool.kernel_size, int)
+        and pool.stride == pool.kernel_size
+        and pool.padding == 0
+        and pool.dilation == 1
+        and not pool.ceil_mode
+    )
+
+
 def for_inference(model: nn.Sequential) -> nn.Sequential:
     """A copy for serving: each Conv2d + BatchNorm2d pair folded into one conv, gradients without a
     knife-edge (SplitTiesMaxPool2d, SmoothStepReLU: saliency maps then agree across runtimes), weights in channels-last order, no parameter gradients. Same answers to ~1e-6; measured on 2 CPU
@@ -179,7 +191,7 @@ def for_inference(model: nn.Sequential) -> nn.Sequential:
     for layer in copy.deepcopy(model).eval():  # a copy: the layers it keeps would otherwise be the caller's
         if isinstance(layer, nn.BatchNorm2d) and layers and isinstance(layers[-1], nn.Conv2d):
             layers[-1] = fuse_conv_bn_eval(layers[-1], layer)
-        elif type(layer) is nn.MaxPool2d and layer.kernel_size == layer.stride and not layer.padding:
+        elif type(layer) is nn.MaxPool2d and _plain_tiling(layer):
             layers.append(SplitTiesMaxPool2d(layer.kernel_size))
         elif type(layer) is nn.ReLU:
             layers.append(SmoothStepReLU())

@@ -67,15 +67,20 @@ def _forward(g: _Graph, layers: list[nn.Module], x: str) -> tuple[str, list[tupl
             std = g.param(layer, "std")
             y, extra = g.one("Div", [g.one("Sub", [x, g.param(layer, "mean")]), std]), std
         elif isinstance(layer, nn.Conv2d):
-            if layer.stride != (1, 1) or layer.groups != 1 or layer.dilation != (1, 1):
-                raise ValueError(f"only stride-1, ungrouped convolutions are supported, not {layer}")
+            if (
+                layer.stride != (1, 1) or layer.groups != 1 or layer.dilation != (1, 1)
+                or isinstance(layer.padding, str) or layer.padding_mode != "zeros"
+            ):  # fmt: skip
+                raise ValueError(f"only stride-1, ungrouped, zero-padded convolutions are supported, not {layer}")
             pads, kernel = list(layer.padding) * 2, list(layer.kernel_size)
             w = g.param(layer, "weight")
             inputs = [x, w] + ([g.param(layer, "bias")] if layer.bias is not None else [])
             y, extra = g.one("Conv", inputs, kernel_shape=kernel, pads=pads), (w, pads, kernel)
         elif isinstance(layer, nn.ReLU):
             y, extra = g.one("Relu", [x]), None
-        elif isinstance(layer, SplitTiesMaxPool2d):
+        elif isinstance(layer, nn.MaxPool2d):
+            if not isinstance(layer, SplitTiesMaxPool2d):
+                raise TypeError(f"no gradient rule for {layer}: only non-overlapping k x k windows are supported")
             k = layer.kernel_size
             y = g.one("MaxPool", [x], kernel_shape=[k, k], strides=[k, k])
             extra = (y, k)

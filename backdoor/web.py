@@ -44,7 +44,7 @@ from backdoor.defenses.results import (
 )
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
 from backdoor.inference import enlarge
-from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON
+from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
 from backdoor.onnx_graph import saliency_graph
 from backdoor.preprocess import to_float
 from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
@@ -208,6 +208,8 @@ def _runtime(out: Path) -> str:
 def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
     """Write the static edition to `out` (replaced whole, atomically); returns its manifest."""
     out = out.resolve()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "manifest.json").exists())):
+        raise FileExistsError(f"{out} exists and is not an earlier build (no manifest.json): choose another folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
@@ -260,6 +262,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 "stickerOn": inline(STICKER_ON),
                 "stickerOff": inline(STICKER_OFF),
                 "found": inline(FOUND),
+                "unexpected": inline(UNEXPECTED),
             },
             "html": {
                 "intro": inline(texts.INTRO),
@@ -287,9 +290,11 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         os.chmod(staging, 0o755)
-        if out.exists():
-            shutil.rmtree(out)
+        old = out.with_name(f".{out.name}-old")
+        if out.exists():  # swapped by renames: the folder is never missing or half-written
+            out.rename(old)
         staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -331,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = build(args.out, args.models_dir)
-    except (FileNotFoundError, CheckpointError) as err:
+    except (OSError, CheckpointError) as err:  # a missing runtime or checkpoint, a folder we may not replace
         print(f"error: {err}", file=sys.stderr)
         return 1
     size = (

@@ -8,6 +8,7 @@ export const SHORTER = 240;
 export const SIZES = [0.2, 0.26, 0.34, 0.44, 0.58, 0.76, 1.0];
 export const STEP = 1 / 3;
 export const SCORE_SCALE = 1000;
+export const MAX_ASPECT = 4;
 
 /** finder.shrink: f x f block averages (f = shorter side // target), rounding half up; and f. */
 export function shrink(rgb, width, height, target = SHORTER) {
@@ -43,6 +44,7 @@ export function windows(rgb, width, height, size) {
   const boxes = [];
   for (const fraction of SIZES) {
     const side = Math.max(1, roundHalfEven(fraction * shorter));
+    if (side < size) continue;
     const sw = Math.max(size, roundHalfEven((width * size) / side));
     const sh = Math.max(size, roundHalfEven((height * size) / side));
     const grid = resize(rgb, width, height, 3, sw, sh, "bilinear");
@@ -92,7 +94,7 @@ export function best(scores, boxes) {
   return chosen;
 }
 
-/** finder.frame_text: six decimals each, the text the frame box holds. */
+/** finder.frame_text: each fraction's shortest exact decimal, so the text parses back to the same floats. */
 export function frameText(frame) {
-  return frame.map((v) => v.toFixed(6)).join(",");
+  return frame.map((v) => String(v)).join(",");
 }

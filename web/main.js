@@ -3,7 +3,7 @@
 
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { InputError, digitFromDrawing, frameBox, onWhite, parseFrame, photoPoint, signInput, stamp } from "./pipeline.js";
-import { WHOLE_SURE, best, frameText, margins, shrink, windows } from "./finder.js";
+import { MAX_ASPECT, WHOLE_SURE, best, frameText, margins, shrink, windows } from "./finder.js";
 import { escape, flipVerdict, inputPicture, percent, ranked, saliencyPicture, stripVerdict } from "./present.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,8 +20,12 @@ window.labTimings = []; // page compute per answer, in ms, for benchmarks/static
 async function loadModels(lab) {
   ort.env.wasm.wasmPaths = new URL("vendor/", location.href).href;
   ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which python -m http.server does not give
-  const packed = await fetch(`vendor/${lab.runtime.wasm}`);
-  ort.env.wasm.wasmBinary = await new Response(packed.body.pipeThrough(new DecompressionStream("gzip"))).arrayBuffer();
+  const packed = new Uint8Array(await (await fetch(`vendor/${lab.runtime.wasm}`)).arrayBuffer());
+  // gzip's magic bytes: a host that sends the file with Content-Encoding: gzip has unpacked it already
+  const unpack = packed[0] === 0x1f && packed[1] === 0x8b;
+  ort.env.wasm.wasmBinary = unpack
+    ? await new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer()
+    : packed;
   const entries = await Promise.all(
     Object.entries(lab.models).map(async ([name, model]) => {
       const bytes = await (await fetch(model.file)).arrayBuffer();
@@ -42,7 +46,7 @@ async function explainAll(names, task, x) {
 }
 
 /** Runs `work` now, or once more after the running call ends: the latest input always gets its answer. */
-function latest(work) {
+function latest(work, onError) {
   let running = false;
   let again = false;
   return async function run() {
@@ -54,7 +58,12 @@ function latest(work) {
     try {
       do {
         again = false;
-        await work();
+        try {
+          await work();
+        } catch (err) {
+          console.error(err); // one input's surprise stays that input's: the page answers the next one
+          onError(err);
+        }
       } while (again);
     } finally {
       running = false;
@@ -147,7 +156,7 @@ const answerDigit = latest(async () => {
   answerPanels("digit", mnist, lab.digitModels, x, answers, trigger ? [t.row, t.col, t.side] : null);
   $("digit-status").innerHTML = trigger ? lab.prompts.triggerOn : lab.prompts.triggerOff;
   window.labTimings.push({ kind: "digit", ms: performance.now() - started });
-});
+}, () => noAnswer("digit", lab.digitModels, lab.prompts.unexpected));
 
 function canvasPoint(event) {
   const box = canvas.getBoundingClientRect();
@@ -198,7 +207,7 @@ async function pickDigit(src) {
 const signs = lab.tasks.signs;
 const photoCanvas = $("sign-photo");
 const WHOLE = [0, 0, 1, 1];
-const sign = { photo: null, point: null, frame: WHOLE, found: false };
+const sign = { photo: null, point: null, frame: WHOLE, found: false, error: null };
 
 /** finder.find_sign: the frame text of the window the clean model reads most surely, or null for the whole. */
 async function findSign(photo) {
@@ -207,11 +216,20 @@ async function findSign(photo) {
   const whole = signInput(photo.rgb, photo.width, photo.height, signs, false, null, null).x;
   const first = await clean.run({ x: new ort.Tensor("float32", whole, [1, 3, size, size]) });
   if (Math.max(...first.probs.data) >= WHOLE_SURE) return null;
+  if (Math.max(photo.width, photo.height) > MAX_ASPECT * Math.min(photo.width, photo.height)) return null;
   const small = shrink(photo.rgb, photo.width, photo.height);
   if (Math.min(small.width, small.height) < size) return null;
   const { batch, boxes } = windows(small.rgb, small.width, small.height, size);
-  const out = await clean.run({ x: new ort.Tensor("float32", batch, [boxes.length, 3, size, size]) });
-  const [left, top, right, bottom] = boxes[best(margins(out.probs.data, boxes.length, signs.classes.length), boxes)];
+  const classes = signs.classes.length;
+  const probs = new Float32Array(boxes.length * classes);
+  const chunk = 256; // as the app runs them: memory stays bounded
+  for (let i = 0; i < boxes.length; i += chunk) {
+    const n = Math.min(chunk, boxes.length - i);
+    const part = batch.subarray(i * 3 * size * size, (i + n) * 3 * size * size);
+    const out = await clean.run({ x: new ort.Tensor("float32", part, [n, 3, size, size]) });
+    probs.set(out.probs.data, i * classes);
+  }
+  const [left, top, right, bottom] = boxes[best(margins(probs, boxes.length, classes), boxes)];
   const f = small.factor;
   return frameText([(left * f) / photo.width, (top * f) / photo.height, (right * f) / photo.width, (bottom * f) / photo.height]);
 }
@@ -250,17 +268,13 @@ async function readPhoto(blob) {
   }
 }
 
-function framed() {
-  return frameBox(sign.frame, sign.photo.width, sign.photo.height);
-}
-
-function showPhoto(cell) {
-  const [left, top, right, bottom] = framed();
+function showPhoto(photo, frame, cell) {
+  const [left, top, right, bottom] = frameBox(frame, photo.width, photo.height);
   const scale = PREVIEW_SIDE / Math.max(right - left, bottom - top);
   photoCanvas.width = Math.max(1, Math.round((right - left) * scale));
   photoCanvas.height = Math.max(1, Math.round((bottom - top) * scale));
   const draw = photoCanvas.getContext("2d");
-  draw.drawImage(sign.photo.bitmap, left, top, right - left, bottom - top, 0, 0, photoCanvas.width, photoCanvas.height);
+  draw.drawImage(photo.bitmap, left, top, right - left, bottom - top, 0, 0, photoCanvas.width, photoCanvas.height);
   if (cell) {
     const sx = photoCanvas.width / signs.size, sy = photoCanvas.height / signs.size;
     const side = signs.trigger.side;
@@ -273,32 +287,44 @@ function showPhoto(cell) {
 
 const answerSign = latest(async () => {
   const started = performance.now();
-  if (sign.photo === null) return noAnswer("sign", lab.signModels, lab.prompts.sign);
+  const { photo, point, frame, found } = sign; // this answer's state: a new photo may arrive during the awaits
+  if (photo === null) {
+    photoCanvas.getContext("2d").clearRect(0, 0, photoCanvas.width, photoCanvas.height);
+    return noAnswer("sign", lab.signModels, sign.error ?? lab.prompts.sign);
+  }
   const sticker = $("sign-sticker").checked;
-  const { x, cell } = signInput(sign.photo.rgb, sign.photo.width, sign.photo.height, signs, sticker, sign.point, sign.frame);
+  const { x, cell } = signInput(photo.rgb, photo.width, photo.height, signs, sticker, point, frame);
   const answers = await explainAll(lab.signModels, signs, x);
-  showPhoto(sticker ? cell : null);
+  if (sign.photo !== photo) return; // a newer photo's answer is queued
+  showPhoto(photo, frame, sticker ? cell : null);
   answerPanels("sign", signs, lab.signModels, x, answers, sticker ? [cell[0], cell[1], signs.trigger.side] : null);
-  $("sign-status").innerHTML = (sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff) + (sign.found ? ` ${lab.prompts.found}` : "");
+  $("sign-status").innerHTML = (sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff) + (found ? ` ${lab.prompts.found}` : "");
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
-});
+}, () => noAnswer("sign", lab.signModels, lab.prompts.unexpected));
+
+let uploads = 0; // numbers each new photo, so that a slow finder's frame never lands on a newer photo
 
 async function newPhoto(blob) {
-  try {
-    sign.photo = await readPhoto(blob);
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    sign.photo = null;
-    photoCanvas.getContext("2d").clearRect(0, 0, photoCanvas.width, photoCanvas.height);
-    return noAnswer("sign", lab.signModels, `⚠️ <strong>Cannot use this file</strong>: ${escape(err.message)}`);
-  }
-  sign.point = null;
+  const ticket = ++uploads;
+  Object.assign(sign, { photo: null, point: null, frame: WHOLE, found: false, error: null });
   $("sign-status").textContent = "Looking for the sign…";
-  const started = performance.now();
-  const found = await findSign(sign.photo);
-  window.labTimings.push({ kind: "find", ms: performance.now() - started });
-  sign.frame = found === null ? WHOLE : parseFrame(found);
-  sign.found = found !== null;
+  let photo;
+  let found = null;
+  try {
+    photo = await readPhoto(blob);
+    const started = performance.now();
+    found = await findSign(photo).catch((err) => {
+      console.error(err); // no frame, then: the whole photo is still worth an answer
+      return null;
+    });
+    window.labTimings.push({ kind: "find", ms: performance.now() - started });
+  } catch (err) {
+    if (ticket !== uploads) return;
+    sign.error = err instanceof InputError ? `⚠️ <strong>Cannot use this file</strong>: ${escape(err.message)}` : lab.prompts.unexpected;
+    return answerSign();
+  }
+  if (ticket !== uploads) return;
+  Object.assign(sign, { photo, frame: found === null ? WHOLE : parseFrame(found), found: found !== null });
   answerSign();
 }
 
@@ -390,7 +416,8 @@ const details = $("show-details");
 details.addEventListener("change", () => document.body.classList.toggle("lab-details", details.checked));
 $("reset").addEventListener("click", () => {
   $("sign-sticker").checked = false;
-  sign.photo = null;
+  uploads++; // a finder still running for the last photo is ignored
+  Object.assign(sign, { photo: null, point: null, frame: WHOLE, found: false, error: null });
   $("sign-file").value = "";
   photoCanvas.getContext("2d").clearRect(0, 0, photoCanvas.width, photoCanvas.height);
   clearDigit();
@@ -435,8 +462,7 @@ window.backdoorLab = {
     return { x: Array.from(x), answers: await plain(lab.signModels, signs, x) };
   },
   async find(blob) {
-    const photo = await readPhoto(blob);
-    return (await findSign(photo)) ?? frameText(WHOLE).replace(/\.000000/g, "");
+    return (await findSign(await readPhoto(blob))) ?? "0,0,1,1";
   },
 };
 
