@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 page.wait_for_function(f"window.labTimings.length > {before_find + 1}")
             timings = page.evaluate("window.labTimings")
             server_cpu = _cpu_seconds(server.pid) - before
-            during = [u.removeprefix(url) for u, _ in received[requests_before:]]
+            during = [u.removeprefix(url) for u, _ in received[requests_before:] if u.startswith(url)]  # not blob:
             browser.close()
     digits = [t["ms"] for t in timings if t["kind"] == "digit"]
     signs = [t["ms"] for t in timings if t["kind"] == "sign"]
