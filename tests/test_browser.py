@@ -218,6 +218,27 @@ def test_one_drag_frames_the_sign_and_whole_photo_undoes_it(desk, app_url):
     _expect(frame).to_have_value("0,0,1,1")  # the whole photo, not "" (which would ask the finder)
 
 
+def test_an_uploaded_street_photo_is_framed_on_its_sign_and_clicks_keep_the_frame(desk, app_url):
+    """No gesture: the finder frames the sign; the frame box keeps the frame, so a sticker click answers on the
+    same framed sign (the sticker lands in its middle) instead of searching again."""
+    desk.goto(app_url + "?tab=signs")
+    street = ROOT / "benchmarks" / "data" / "streets" / "street-09.jpg"  # a 30 km/h sign in a third of the photo
+    desk.locator("#sign-image input[type=file]").set_input_files(str(street))
+    _expect(desk.locator("#sign-status")).to_contain_text("Framed on the sign")
+    frame = desk.locator("#sign-frame textarea")
+    _expect(frame).not_to_have_value(re.compile(r"^$|^0,0,1,1$"))
+    found = frame.input_value()
+    preview = desk.locator("#sign-preview img").first
+    box = preview.bounding_box()
+    preview.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.5})
+    _expect(desk.locator("#sign-sticker input")).to_be_checked()
+    _top(desk, "sign-backdoor").to_have_text("Speed limit (80km/h)")
+    assert frame.input_value() == found
+    desk.locator("#sign-unframe").click()
+    _expect(frame).to_have_value("0,0,1,1")
+    _expect(desk.locator("#sign-status")).not_to_contain_text("Framed on the sign")
+
+
 def test_a_damaged_photo_gets_its_reason_and_the_page_goes_on(desk, tmp_path, app_url):
     desk.goto(app_url + "?tab=signs")
     damaged = tmp_path / "damaged.png"
