@@ -67,26 +67,42 @@ function clip8(ss) {
   return Math.floor(ss / ONE);
 }
 
-/** One pass along an axis: `get(i, j)` reads row/col j's i-th sample, the result is (outSize x lines). */
-function pass(data, width, height, channels, outSize, filter, horizontal, eightBit) {
-  const inSize = horizontal ? width : height;
-  const { bounds, weights } = coefficients(inSize, outSize, filter);
-  const ks = eightBit ? weights.map(fixedPoint) : weights;
-  const outW = horizontal ? outSize : width;
-  const outH = horizontal ? height : outSize;
-  const out = eightBit ? new Uint8ClampedArray(outW * outH * channels) : new Float32Array(outW * outH * channels);
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      const o = horizontal ? x : y;
-      const [min, count] = bounds[o];
-      const k = ks[o];
+/** Each output sample's weights, in Pillow's 22-bit fixed point for 8-bit images. */
+function kernels(coeffs, eightBit) {
+  return eightBit ? coeffs.weights.map(fixedPoint) : coeffs.weights;
+}
+
+/** Pillow's horizontal pass (ImagingResampleHorizontal_8bpc / _32bpc): every row, `outWidth` samples. */
+function horizontalPass(data, width, height, channels, outWidth, coeffs, eightBit) {
+  const ks = kernels(coeffs, eightBit);
+  const out = eightBit ? new Uint8ClampedArray(outWidth * height * channels) : new Float32Array(outWidth * height * channels);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < outWidth; x++) {
+      const [min, count] = coeffs.bounds[x];
+      const k = ks[x];
       for (let c = 0; c < channels; c++) {
         let ss = eightBit ? ONE / 2 : 0.0;
-        for (let i = 0; i < count; i++) {
-          const src = horizontal ? (y * width + min + i) * channels + c : ((min + i) * width + x) * channels + c;
-          ss += data[src] * k[i];
-        }
-        out[(y * outW + x) * channels + c] = eightBit ? clip8(ss) : ss;
+        for (let i = 0; i < count; i++) ss += data[(y * width + min + i) * channels + c] * k[i];
+        out[(y * outWidth + x) * channels + c] = eightBit ? clip8(ss) : ss;
+      }
+    }
+  }
+  return out;
+}
+
+/** Pillow's vertical pass on the band of rows from `first` on (the rows the horizontal pass kept). */
+function verticalPass(rows, width, channels, coeffs, first, eightBit) {
+  const ks = kernels(coeffs, eightBit);
+  const outHeight = coeffs.bounds.length;
+  const out = eightBit ? new Uint8ClampedArray(width * outHeight * channels) : new Float32Array(width * outHeight * channels);
+  for (let y = 0; y < outHeight; y++) {
+    const [min, count] = coeffs.bounds[y];
+    const k = ks[y];
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < channels; c++) {
+        let ss = eightBit ? ONE / 2 : 0.0;
+        for (let i = 0; i < count; i++) ss += rows[((min - first + i) * width + x) * channels + c] * k[i];
+        out[(y * width + x) * channels + c] = eightBit ? clip8(ss) : ss;
       }
     }
   }
@@ -101,47 +117,21 @@ function pass(data, width, height, channels, outSize, filter, horizontal, eightB
 export function resize(data, width, height, channels, outWidth, outHeight, filterName) {
   const filter = FILTERS[filterName];
   const eightBit = !(data instanceof Float32Array);
-  if (outWidth === width && outHeight === height) return eightBit ? Uint8ClampedArray.from(data) : Float32Array.from(data);
+  const vertical = outHeight !== height ? coefficients(height, outHeight, filter) : null;
   let rows = data;
-  let rowsHeight = height;
-  let vertical = null;
-  if (outHeight !== height) {
-    vertical = coefficients(height, outHeight, filter);
-  }
+  let first = 0;
   if (outWidth !== width) {
-    let first = 0;
     let last = height;
     if (vertical) {
-      first = vertical.bounds[0][0];
       const [min, count] = vertical.bounds[outHeight - 1];
+      first = vertical.bounds[0][0];
       last = min + count;
     }
-    const band = rows.subarray(first * width * channels, last * width * channels);
-    rows = pass(band, width, last - first, channels, outWidth, filter, true, eightBit);
-    rowsHeight = last - first;
-    if (vertical) return verticalPass(rows, outWidth, rowsHeight, channels, outHeight, filter, eightBit, first, height);
-    return rows;
+    const band = data.subarray(first * width * channels, last * width * channels);
+    rows = horizontalPass(band, width, last - first, channels, outWidth, coefficients(width, outWidth, filter), eightBit);
   }
-  return verticalPass(rows, width, rowsHeight, channels, outHeight, filter, eightBit, 0, height);
-}
-
-function verticalPass(rows, width, rowsHeight, channels, outHeight, filter, eightBit, first, fullHeight) {
-  // The coefficients are those of the full height, shifted to the band the horizontal pass kept.
-  const { bounds, weights } = coefficients(fullHeight, outHeight, filter);
-  const ks = eightBit ? weights.map(fixedPoint) : weights;
-  const out = eightBit ? new Uint8ClampedArray(width * outHeight * channels) : new Float32Array(width * outHeight * channels);
-  for (let y = 0; y < outHeight; y++) {
-    const [min, count] = bounds[y];
-    const k = ks[y];
-    for (let x = 0; x < width; x++) {
-      for (let c = 0; c < channels; c++) {
-        let ss = eightBit ? ONE / 2 : 0.0;
-        for (let i = 0; i < count; i++) ss += rows[((min - first + i) * width + x) * channels + c] * k[i];
-        out[(y * width + x) * channels + c] = eightBit ? clip8(ss) : ss;
-      }
-    }
-  }
-  return out;
+  if (vertical) return verticalPass(rows, outWidth, channels, vertical, first, eightBit);
+  return rows === data ? data.slice() : rows; // always a new array, as Pillow returns a new image
 }
 
 // --- Pillow's colour conversions -------------------------------------------------------------
