@@ -59,10 +59,10 @@ def windows(pixels: np.ndarray, size: int) -> tuple[torch.Tensor, list[tuple[int
         scaled = (max(size, round(width * size / side)), max(size, round(height * size / side)))
         grid = np.asarray(image.resize(scaled, Image.BILINEAR))
         stride = max(1, round(size * STEP))
+        sx, sy = width / scaled[0], height / scaled[1]
         for top in range(0, scaled[1] - size + 1, stride):
             for left in range(0, scaled[0] - size + 1, stride):
                 crops.append(grid[top : top + size, left : left + size])
-                sx, sy = width / scaled[0], height / scaled[1]
                 boxes.append((round(left * sx), round(top * sy), round((left + size) * sx), round((top + size) * sy)))
     batch = to_float(torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2))
     return batch, boxes

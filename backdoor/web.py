@@ -33,6 +33,7 @@ from backdoor import texts
 from backdoor.charts import anomaly_svg, sweep_svg
 from backdoor.checkpoints import CheckpointError, load_checkpoint, sha256_file
 from backdoor.defenses.results import (
+    DefenseResults,
     load_results,
     nc_table,
     nc_tiles,
@@ -106,10 +107,19 @@ def _task(task: Task) -> dict:
     }
 
 
-def _save_png(pixels: np.ndarray, path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).save(path, optimize=True)
-    return path.as_posix()
+def _save_png(pixels: np.ndarray, out: Path, name: str) -> str:
+    """A result picture written under out/results; its address in the page."""
+    (out / "results").mkdir(exist_ok=True)
+    Image.fromarray(pixels).save(out / "results" / name, optimize=True)
+    return f"results/{name}"
+
+
+def _copy_examples(kind: str, out: Path) -> list[tuple[str, str]]:
+    """One gallery's pictures copied under out/examples/<kind>: (address in the page, source path) each."""
+    (out / "examples" / kind).mkdir(parents=True)
+    for path in examples(kind):
+        shutil.copyfile(path, out / "examples" / kind / Path(path).name)
+    return [(f"examples/{kind}/{Path(path).name}", path) for path in examples(kind)]
 
 
 def _gallery(items: list[tuple[str, str]], elem_id: str, label: str) -> str:
@@ -135,27 +145,21 @@ def _attack(out: Path, models_dir: Path) -> str:
             ),
         ]
     parts.append(html(texts.ATTACK_STORY))
-    poisoned = []
-    for path in examples("poisoned"):
-        target = out / "examples" / "poisoned" / Path(path).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        poisoned.append((target.relative_to(out).as_posix(), poisoned_caption(path)))
+    poisoned = [(src, poisoned_caption(path)) for src, path in _copy_examples("poisoned", out)]
     parts.append(_gallery(poisoned, "poisoned-examples", "Poisoned training images (trigger boxed in red)"))
     return "".join(parts)
 
 
-def _defend(out: Path, models_dir: Path, cards: dict[str, dict]) -> str:
-    defenses = load_results(APP_MODELS, models_dir / "defenses")
+def _defend(out: Path, defenses: DefenseResults, cards: dict[str, dict]) -> str:
     parts = [html(texts.DEFEND_INTRO), "<h3>Neural Cleanse (inspect the model)</h3>"]
     if defenses.neural_cleanse:
         parts.append(f'<div class="prose" id="nc-table">{html(nc_table(defenses.neural_cleanse))}</div>')
     for name, summary in defenses.neural_cleanse.items():
         trained_clean = cards[name]["poison_rate"] == 0
-        tiles = []
-        for i, (pixels, caption) in enumerate(nc_tiles(summary, defenses.nc_triggers[name])):
-            src = _save_png(pixels, out / "results" / f"nc-{name}-{i:02d}.png")
-            tiles.append((Path(src).relative_to(out).as_posix(), caption))
+        tiles = [
+            (_save_png(pixels, out, f"nc-{name}-{i:02d}.png"), caption)
+            for i, (pixels, caption) in enumerate(nc_tiles(summary, defenses.nc_triggers[name]))
+        ]
         parts.append(
             f"<details{' open' if name == 'mnist-backdoor' else ''}><summary>{inline(nc_title(summary, trained_clean))}</summary>"
             f'<div class="prose lesson" id="nc-verdict-{name}">{html(nc_verdict(summary, trained_clean))}</div>'
@@ -181,10 +185,13 @@ def _defend(out: Path, models_dir: Path, cards: dict[str, dict]) -> str:
         )
         images = to_float(defenses.suspicious["mnist-backdoor"])
         trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
-        shown = []
-        for i, s in enumerate(summary["shown"]):
-            src = _save_png(enlarge(images[i : i + 1], 6, trigger), out / "results" / f"spectral-{i:02d}.png")
-            shown.append((Path(src).relative_to(out).as_posix(), f"#{s['index']} labelled {s['label']}"))
+        shown = [
+            (
+                _save_png(enlarge(images[i : i + 1], 6, trigger), out, f"spectral-{i:02d}.png"),
+                f"#{s['index']} labelled {s['label']}",
+            )
+            for i, s in enumerate(summary["shown"])
+        ]
         parts.append(
             _gallery(shown, "spectral-gallery", "The most suspicious training images (pixel (3, 3) boxed in red)")
         )
@@ -233,16 +240,16 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             path = staging / "models" / f"{name}.onnx"
             path.write_bytes(graph.SerializeToString())
             models[name] = {"file": f"models/{name}.onnx", "task": task.name, "checkpoint_sha256": card["sha256"]}
-        gallery = {}
-        for kind, caption in (("digits", digit_caption), ("signs", sign_caption)):
-            (staging / "examples" / kind).mkdir(parents=True)
-            gallery[kind] = []
-            for path in examples(kind):
-                shutil.copyfile(path, staging / "examples" / kind / Path(path).name)
-                label = f"MNIST digit {caption(path)}" if kind == "digits" else f"{caption(path)} (GTSRB photo)"
-                gallery[kind].append(
-                    {"src": f"examples/{kind}/{Path(path).name}", "caption": caption(path), "label": label}
-                )
+        gallery = {
+            kind: [
+                {"src": src, "caption": caption(path), "label": label.format(caption(path))}
+                for src, path in _copy_examples(kind, staging)
+            ]
+            for kind, caption, label in (
+                ("digits", digit_caption, "MNIST digit {}"),
+                ("signs", sign_caption, "{} (GTSRB photo)"),
+            )
+        }
         lab = {
             "runtime": {"package": "onnxruntime-web", "version": _runtime_version(), "wasm": wasm},
             "tasks": {"mnist": _task(MNIST), "signs": _task(SIGNS)},
@@ -272,7 +279,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 "digit-summary": inline(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"])),
                 "sign-summary": inline(tab_summary(cards["signs-clean"], cards["signs-backdoor"])),
                 "attack": _attack(staging, models_dir),
-                "defend": _defend(staging, models_dir, cards),
+                "defend": _defend(staging, defenses, cards),
             },
             "examples": gallery,
         }
