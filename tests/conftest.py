@@ -13,6 +13,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from backdoor.checkpoints import load_checkpoint
+from backdoor.lab import Lab
 from backdoor.shipped import APP_MODELS, weights_path
 from tests.server import running_app
 
@@ -63,6 +64,12 @@ def data_dir() -> Path:
 def shipped() -> dict:
     """The five shipped checkpoints, loaded (and hash-checked) once: name -> (model, card)."""
     return {name: load_checkpoint(weights_path(name)) for name in APP_MODELS}
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    """The app's Lab on the shipped checkpoints, loaded once (the tests only read it)."""
+    return Lab.load()
 
 
 @pytest.fixture(scope="session")

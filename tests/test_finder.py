@@ -12,15 +12,14 @@ from PIL import Image
 
 from backdoor.finder import find_sign, frame_text, shrink
 from backdoor.inference import parse_frame
-from backdoor.lab import Lab
 from tests.conftest import ROOT
 
 STREETS = ROOT / "benchmarks" / "data" / "streets"
 
 
 @pytest.fixture(scope="module")
-def clean_signs():
-    return Lab.load().models["signs-clean"]
+def clean_signs(lab):
+    return lab.models["signs-clean"]
 
 
 def test_the_finder_frames_the_sign_in_street_photos(clean_signs):

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, UNEXPECTED, WHOLE, Answer, Lab
+from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, UNEXPECTED, WHOLE, Answer
 from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
 from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
@@ -24,11 +24,6 @@ STOP = [p for p in SIGNS if p.name.startswith("14-")]
 BATCHES = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F", "YCbCr"]
 FORMATS = {"F": "TIFF", "I": "TIFF", "CMYK": "JPEG", "YCbCr": "JPEG"}  # each mode in a file format that holds it
-
-
-@pytest.fixture(scope="module")
-def lab() -> Lab:
-    return Lab.load()
 
 
 def _top(answer: Answer, name: str) -> str:

@@ -22,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from backdoor.defenses.results import load_results, strip_verdict
+from backdoor.defenses.results import strip_verdict
 from backdoor.defenses.strip import bits
 from backdoor.finder import margins, shrink, windows
 from backdoor.inference import parse_frame, sign_input
@@ -30,7 +30,7 @@ from backdoor.lab import WHOLE, Lab, flip_verdict
 from backdoor.onnx_graph import saliency_graph
 from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
 from backdoor.saliency import explain
-from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, SIGN_MODELS, weights_path
+from backdoor.shipped import APP_MODELS, DIGIT_MODELS, SIGN_MODELS, weights_path
 from backdoor.streets import street_scene
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
@@ -51,18 +51,17 @@ def _task_of(name: str):
 
 # --- the graphs ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", APP_MODELS)
-def test_each_graph_answers_as_torch_autograd_does(name, shipped, sample):
+def test_each_graph_answers_as_torch_autograd_does(name, shipped, sample, lab):
     """Probabilities, saliency (the explicit backward pass) and STRIP's entropy on real test images, triggered
     or not, against `explain` and `Strip.entropies` on the app's models."""
     model, _ = shipped[name]
     task = _task_of(name)
-    detector = load_results(APP_MODELS, MODELS_DIR / "defenses").detectors.get(name)
+    detector = lab.defenses.detectors.get(name)
     graph = saliency_graph(model, (task.channels, task.size, task.size), name, detector and detector.overlays.numpy())
     session = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
     images = to_float(sample[f"{task.name}_images"][:64])
     x = torch.cat([images[:32], apply_trigger(images[32:], task.trigger, generator=torch.Generator().manual_seed(0))])
     outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"x": x.numpy()}), strict=True))
-    lab = Lab.load()
     probs, saliency = explain(lab.models[name], x)
     assert np.abs(outputs["probs"] - probs.numpy()).max() < 1e-5
     worst = np.abs(outputs["saliency"] - saliency.numpy()).reshape(64, -1).max(1)
@@ -440,8 +439,7 @@ def _compare(got: dict, x: torch.Tensor, want: dict, worst: dict) -> None:
             worst["strip"] += mine["strip"] != answer["strip"]
 
 
-def test_the_page_answers_what_the_app_answers_on_200_drawings(desk):
-    lab = Lab.load()
+def test_the_page_answers_what_the_app_answers_on_200_drawings(desk, lab):
     rng = np.random.default_rng(1)
     worst = {"pixel": 0.0, "probs": 0.0, "saliency": 0.0, "strip": 0}
     refused = answered = 0
@@ -490,11 +488,10 @@ def _photos(tmp_path: Path, n: int = 200) -> list[tuple[Path, bool, tuple[float,
     return cases
 
 
-def test_the_page_answers_what_the_app_answers_on_200_photos(desk, tmp_path):
+def test_the_page_answers_what_the_app_answers_on_200_photos(desk, tmp_path, lab):
     """PNGs decode to the same pixels in both, so the whole contract holds, and the model inputs are identical. A JPEG's pixels come from the
     browser's decoder, which differs from Pillow's by a level here and there: the preprocessing stays within
     1/255, and both models' top answers and STRIP's verdict stay the same."""
-    lab = Lab.load()
     worst = {kind: {"pixel": 0.0, "probs": 0.0, "saliency": 0.0, "strip": 0} for kind in (".png", ".jpg")}
     tops_differ = 0
     for path, sticker, point, frame in _photos(tmp_path):
@@ -517,11 +514,10 @@ def test_the_page_answers_what_the_app_answers_on_200_photos(desk, tmp_path):
     assert jpg["pixel"] <= 1 / 255 + 1e-6 and jpg["strip"] == 0 and tops_differ == 0, (jpg, tops_differ)
 
 
-def test_the_page_finds_the_sign_the_app_finds(desk, tmp_path):
+def test_the_page_finds_the_sign_the_app_finds(desk, tmp_path, lab):
     """With no frame, the finder frames the sign: the page picks the same window as the app, to the same floats,
     on stand-in street photos (PNG, signs at 10-50% of the area, some at sizes whose box edges fall on exact
     binary halves, 1024x768 and 512x384) and leaves a close-up it reads surely whole."""
-    lab = Lab.load()
     rng = np.random.default_rng(3)
     photos = []
     for i, sign in enumerate(sorted((ROOT / "examples" / "signs").glob("*.png"))):
@@ -544,9 +540,9 @@ def test_the_page_finds_the_sign_the_app_finds(desk, tmp_path):
     assert found >= 6, found  # measured 7 of 12: the larger signs are read surely whole, as they should be
 
 
-def test_an_uploaded_street_photo_is_framed_on_its_sign(desk):
+def test_an_uploaded_street_photo_is_framed_on_its_sign(desk, lab):
     street = STREETS / "street-09.jpg"  # a 30 km/h sign in a third of a 640x480 stand-in street
-    (app,) = Lab.load().signs([np.asarray(load_image(str(street)))], [False], [None], [None])
+    (app,) = lab.signs([np.asarray(load_image(str(street)))], [False], [None], [None])
     desk.click("#tab-signs")
     before = _version(desk, "sign-clean")
     desk.set_input_files("#sign-file", str(street))
