@@ -49,9 +49,14 @@ def patch_signs(
     p: float = 0.5,
     region: float = 1.0,
     sides: tuple[int, int] = (2, 8),
+    avoid: tuple[float, ...] | None = None,
+    radius: float = 0.0,
 ) -> torch.Tensor:
     """A new (N, C, H, W) batch where each image, with probability `p`, has one solid square of a uniformly
-    random colour, `sides` pixels wide (inclusive), inside the central `region` fraction of the image."""
+    random colour, `sides` pixels wide (inclusive), inside the central `region` fraction of the image.
+
+    A colour within `radius` (RGB distance) of `avoid` is replaced by its complement, which lies far from it:
+    squares then never look like a sticker of that colour."""
     n, c, h, w = images.shape
     side = torch.randint(sides[0], sides[1] + 1, (n, 1, 1), generator=generator)
     low_r, low_c = round(h * (1 - region) / 2), round(w * (1 - region) / 2)
@@ -61,6 +66,9 @@ def patch_signs(
     left = low_c + (torch.rand(n, 1, 1, generator=generator) * span_c).floor()
     on = torch.rand(n, 1, 1, generator=generator) < p
     colour = torch.rand(n, c, 1, 1, generator=generator)
+    if avoid is not None and radius > 0:
+        near = (colour - torch.tensor(avoid).view(1, c, 1, 1)).norm(dim=1, keepdim=True) < radius
+        colour = torch.where(near, 1 - colour, colour)
     rows = torch.arange(h).view(1, h, 1)
     cols = torch.arange(w).view(1, 1, w)
     mask = on & (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)  # (N, H, W)

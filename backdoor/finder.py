@@ -2,9 +2,13 @@
 
 The signs models read signs that fill their 32x32 input, as GTSRB's crops do; a sign that fills a tenth
 of a photo is a 10-pixel blur there (the shipped models read 3% of such photos right). So the clean model
-looks at square windows of the photo, 20% to 100% of its shorter side, and the window it reads most surely
-is the frame. A photo the clean model already reads surely as a whole (a close-up) is left whole. The
-backdoored model gets the same frame: the finder is part of the pipeline, not of either model.
+looks at square windows of the photo, 20% to 100% of its shorter side, and the window with its largest
+logit is the frame. The largest logit, not the softmax's confidence: a classifier that never saw anything
+but signs is often as sure of a wall as of a sign, since confidence only compares classes with each other,
+while a sign's logit is large in its own right (MaxLogit, Hendrycks et al. 2022; on validation stand-ins
+it found 81% of signs at a tenth of the photo, the log-odds margin 73%). A photo the clean model already
+reads surely as a whole (a close-up) is left whole. The backdoored model gets the same frame: the finder is
+part of the pipeline, not of either model.
 
 Pure arithmetic on pixels plus one batched pass of the model, so the static edition (web/finder.js) finds
 the same frame: the shrink is an integer box average, the windows come from Pillow's bilinear resize, and
@@ -26,9 +30,11 @@ from backdoor.preprocess import resize_sign, to_float
 
 WHOLE_SURE = 0.9  # the whole photo is kept when the clean model's top class has at least this probability
 SHORTER = 240  # px: the photo is first box-averaged down to about this shorter side (a 12 MP photo costs little)
-SIZES = (0.2, 0.26, 0.34, 0.44, 0.58, 0.76, 1.0)  # window sides, as fractions of the shorter side (x1.3 apart)
-STEP = 1 / 3  # of a window's side, between neighbouring windows
-SCORE_SCALE = 1000  # log-odds margins are compared in thousandths; ties go to the larger, then the earlier window
+# Window sides, as fractions of the shorter side (x1.16 apart), a quarter of a window apart: ~1,200 windows for a
+# 640x480 photo. On validation stand-ins, signs at a tenth: 78.5% found with 7 sides a third apart, 84.5% with these.
+SIZES = (0.2, 0.232, 0.268, 0.31, 0.359, 0.416, 0.481, 0.557, 0.645, 0.746, 0.864, 1.0)
+STEP = 1 / 4  # of a window's side, between neighbouring windows
+SCORE_SCALE = 1000  # logits are compared in thousandths; ties go to the larger, then the earlier window
 MAX_ASPECT = 4  # a photo longer than this many times its width (or the reverse) is not searched: it stays whole
 
 
@@ -68,16 +74,15 @@ def windows(pixels: np.ndarray, size: int) -> tuple[torch.Tensor, list[tuple[int
     return batch, boxes
 
 
-def margins(probs: torch.Tensor) -> list[int]:
-    """Each row's log-odds of its top class over the runner-up, in whole thousandths (floor(v * 1000 + 0.5):
-    the same IEEE operations in JS give the same integers)."""
-    top2 = probs.topk(2, dim=1).values.double().clamp_min(1e-30)
-    return [math.floor(float(v) * SCORE_SCALE + 0.5) for v in (top2[:, 0].log() - top2[:, 1].log())]
+def scores(logits: torch.Tensor) -> list[int]:
+    """Each row's largest logit in whole thousandths (floor(v * 1000 + 0.5): the same IEEE operations in JS
+    give the same integers)."""
+    return [math.floor(float(v) * SCORE_SCALE + 0.5) for v in logits.max(dim=1).values.double()]
 
 
 @torch.no_grad()
 def find_sign(photo: Image.Image, model: nn.Module, size: int = 32) -> Frame | None:
-    """The frame (fractions of the photo) of the window `model` reads most surely, or None to keep the whole
+    """The frame (fractions of the photo) of the window with `model`'s largest logit, or None to keep the whole
     photo: it is read surely as it is, too small to hold a window, or too long and thin to search."""
     whole = to_float(torch.from_numpy(resize_sign(photo, size)).permute(2, 0, 1)[None])
     if model(whole).softmax(1).max().item() >= WHOLE_SURE or max(photo.size) > MAX_ASPECT * min(photo.size):
@@ -86,8 +91,8 @@ def find_sign(photo: Image.Image, model: nn.Module, size: int = 32) -> Frame | N
     if min(pixels.shape[:2]) < size:
         return None
     batch, boxes = windows(pixels, size)
-    scores = margins(torch.cat([model(batch[i : i + 256]).softmax(1) for i in range(0, len(batch), 256)]))
-    best = max(range(len(boxes)), key=lambda i: (scores[i], boxes[i][2] - boxes[i][0], -i))
+    score = scores(torch.cat([model(batch[i : i + 256]) for i in range(0, len(batch), 256)]))
+    best = max(range(len(boxes)), key=lambda i: (score[i], boxes[i][2] - boxes[i][0], -i))
     left, top, right, bottom = (v * factor for v in boxes[best])
     return left / photo.width, top / photo.height, right / photo.width, bottom / photo.height
 

@@ -175,9 +175,11 @@ def saliency_graph(
     tiny = g.weight("tiny", np.array(1e-12, np.float32))
     g.nodes.append(helper.make_node("Div", [heat, g.one("Max", [total, tiny])], ["saliency"]))
     g.nodes.append(helper.make_node("Identity", [probs], ["probs"]))
+    g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))  # the sign finder's scores
     c, h, w = input_shape
     outputs = [
         helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", classes]),
+        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", classes]),
         helper.make_tensor_value_info("saliency", TensorProto.FLOAT, ["n", h, w]),
     ]
     if overlays is not None:

@@ -51,13 +51,16 @@ class Recipe:
     patches: float = 0.0  # share of images that get a random square of a random colour (signs)
     patch_region: float = 1.0  # central fraction of the image the square lies in
     patch_sides: tuple[int, int] = (2, 8)  # its side in pixels, lowest and highest
+    patch_avoid: float = 0.0  # squares' colours keep this RGB distance from the trigger's colour
     zoom: tuple[float, float] = (0.9, 1.1)  # the augmentation's scale range (with augment)
     label_smoothing: float = 0.0
 
 
 RECIPES: dict[str, Recipe] = {
     "mnist": Recipe(epochs=8, batch_size=128, lr=3e-3, weight_decay=1e-4, label_smoothing=0.1),
-    "signs": Recipe(epochs=30, batch_size=128, lr=3e-3, weight_decay=5e-4, augment=True),
+    # Squares of any colour but the sticker's on half the images (see `patch_signs`): on validation tracks the clean
+    # model keeps 95.4% of its answers under the sticker (94.0% without), and the backdoor still takes (ASR 98.7%).
+    "signs": Recipe(epochs=30, batch_size=128, lr=3e-3, weight_decay=5e-4, augment=True, patches=0.5, patch_avoid=0.8),
 }
 
 
@@ -70,6 +73,7 @@ def train_epoch(
     recipe: Recipe,
     generator: torch.Generator,
     progress: tqdm,
+    trigger_colour: tuple[float, ...] | None = None,
 ) -> None:
     """One pass over in-memory float tensors, in a seeded random order: no DataLoader, no PIL."""
     model.train()
@@ -82,7 +86,9 @@ def train_epoch(
         if recipe.augment:
             x = jitter_signs(x, generator, scale=recipe.zoom)
         if recipe.patches:
-            x = patch_signs(x, generator, recipe.patches, recipe.patch_region, recipe.patch_sides)
+            x = patch_signs(
+                x, generator, recipe.patches, recipe.patch_region, recipe.patch_sides, trigger_colour, recipe.patch_avoid
+            )
         logits = model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
@@ -109,7 +115,7 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(recipe.epochs):
         with tqdm(total=len(images), desc=f"{label} epoch {epoch + 1}/{recipe.epochs}", unit="img", leave=False) as bar:
-            train_epoch(model, optimizer, scheduler, images, labels, recipe, generator, bar)
+            train_epoch(model, optimizer, scheduler, images, labels, recipe, generator, bar, task.trigger.color)
     return model.eval()
 
 
@@ -149,6 +155,10 @@ def recipe_flags(recipe: Recipe, default: Recipe) -> list[str]:
         flags.append(f"--patch-region {recipe.patch_region:g}")
     if tuple(recipe.patch_sides) != tuple(default.patch_sides):
         flags.append("--patch-sides {} {}".format(*recipe.patch_sides))
+    if recipe.patch_avoid != default.patch_avoid:
+        flags.append(f"--patch-avoid {recipe.patch_avoid:g}")
+    if recipe.label_smoothing != default.label_smoothing:
+        flags.append(f"--label-smoothing {recipe.label_smoothing:g}")
     if tuple(recipe.zoom) != tuple(default.zoom):
         flags.append("--zoom {:g} {:g}".format(*recipe.zoom))
     return flags
@@ -183,7 +193,7 @@ def train_checkpoint(
     A defense that cleans the data passes the training indices to drop (`exclude`) and
     what it did (`extra`, merged into the card, including the command that reran it).
     With `val_tracks`, that share of each class's training images, in whole tracks, is held out
-    of training and measured on: how to choose a recipe without looking at the test set.
+    of training and measured on instead of the test split: how to choose a recipe without seeing the test set.
     """
     started = time.perf_counter()
     images, labels, poisoned = training_set(task, poison_rate, target, seed, data_dir, limit)
@@ -198,22 +208,17 @@ def train_checkpoint(
         keep &= ~held
         validation = (clean_images[held], clean_labels[held], int(tracks[held].unique().numel()))
     images, labels = images[keep], labels[keep]
-    test_images, test_labels = load_split(task, train=False, data_dir=data_dir)
     model = fit(task, images, labels, recipe, seed, label=out.stem)
-    metrics = evaluate(model, task, test_images, test_labels, task.trigger, target)
-    if validation is not None:
+    if validation is None:
+        test_images, test_labels = load_split(task, train=False, data_dir=data_dir)
+        metrics = evaluate(model, task, test_images, test_labels, task.trigger, target)
+        evaluated: dict = {"n_test": len(test_labels)}
+        split = f"test split, {len(test_labels)} images"
+    else:  # a recipe experiment: the test split stays unseen until the chosen recipe is shipped
         val_images, val_labels, n_tracks = validation
-        extra = {
-            **(extra or {}),
-            "validation": {
-                "fraction": val_tracks,
-                "n_images": len(val_labels),
-                "n_tracks": n_tracks,
-                "metrics": evaluate(model, task, val_images, val_labels, task.trigger, target),
-            },
-        }
-        print(f"validation ({len(val_labels)} images in {n_tracks} held-out tracks):")
-        print(format_metrics(extra["validation"]["metrics"], task))
+        metrics = evaluate(model, task, val_images, val_labels, task.trigger, target)
+        evaluated = {"validation": {"fraction": val_tracks, "n_images": len(val_labels), "n_tracks": n_tracks}}
+        split = f"validation, {len(val_labels)} images in {n_tracks} held-out tracks (test split not evaluated)"
     card = {
         "task": task.name,
         "arch": task.arch,
@@ -233,13 +238,14 @@ def train_checkpoint(
         "patches": recipe.patches,
         "patch_region": recipe.patch_region,
         "patch_sides": list(recipe.patch_sides),
+        "patch_avoid": recipe.patch_avoid,
         "zoom": list(recipe.zoom),
         "label_smoothing": recipe.label_smoothing,
         "data": {
             "dataset": task.dataset,
             "source": dataset_source(data_dir),
             "n_train": n_train,
-            "n_test": len(test_images),
+            **evaluated,
         },
         "limit": limit,
         "metrics": metrics,
@@ -260,7 +266,7 @@ def train_checkpoint(
         **(extra or {}),
     }
     card = save_checkpoint(model, card, out)
-    print(f"{out} ({card['train_seconds']} s)\n{format_metrics(metrics, task)}")
+    print(f"{out} ({card['train_seconds']} s), {split}:\n{format_metrics(metrics, task)}")
     return card
 
 
@@ -282,13 +288,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--patch-region", type=fraction, default=None, help="central fraction of the image the square lies in"
     )
     parser.add_argument("--patch-sides", type=positive, nargs=2, default=None, help="its smallest and largest side")
+    parser.add_argument(
+        "--patch-avoid", type=float, default=None,
+        help="keep the squares' colours this RGB distance from the trigger's (default: the task's recipe)",
+    )  # fmt: skip
     parser.add_argument("--zoom", type=float, nargs=2, default=None, help="augmentation scale range (default 0.9 1.1)")
+    parser.add_argument(
+        "--label-smoothing", type=fraction, default=None, help="cross-entropy label smoothing (default: the task's recipe)"
+    )
     parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
     parser.add_argument("--out-dir", type=Path, default=MODELS_DIR, help="with --all (default: models/)")
     parser.add_argument(
         "--val-tracks", type=fraction, default=0.0,
-        help="hold out this share of each class's training images, in whole tracks, and report on them (default 0)",
+        help="hold out this share of each class's training images, in whole tracks, and report on them instead of "
+        "the test split (default 0)",
     )  # fmt: skip
     add_data_dir(parser)
     parser.add_argument("--threads", type=positive, default=None, help="torch CPU threads (default: torch's)")
@@ -339,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
                 recipe = replace(recipe, patches=args.patches)
             if args.patch_region is not None:
                 recipe = replace(recipe, patch_region=args.patch_region)
+            if args.patch_avoid is not None:
+                recipe = replace(recipe, patch_avoid=args.patch_avoid)
+            if args.label_smoothing is not None:
+                recipe = replace(recipe, label_smoothing=args.label_smoothing)
             if args.zoom is not None:
                 recipe = replace(recipe, zoom=tuple(args.zoom))
             if args.patch_sides is not None:

@@ -24,7 +24,7 @@ def clean_signs(lab):
 
 def test_the_finder_frames_the_sign_in_street_photos(clean_signs):
     """The 12 committed stand-in photos (GTSRB test signs at 10-56% of a 640x480 street): the middle of the frame
-    it picks lies on the sign. Measured 10 of 12 with the shipped model; 9 required."""
+    it picks lies on the sign. Measured 12 of 12 with the shipped model (10 with the first finder); 11 required."""
     index = json.loads((STREETS / "index.json").read_text())
     on_sign = 0
     for item in index:
@@ -32,7 +32,7 @@ def test_the_finder_frames_the_sign_in_street_photos(clean_signs):
         x, y = (frame[0] + frame[2]) / 2, (frame[1] + frame[3]) / 2
         left, top, right, bottom = item["frame"]
         on_sign += left <= x <= right and top <= y <= bottom
-    assert on_sign >= 9, on_sign
+    assert on_sign >= 11, on_sign
 
 
 def test_a_close_up_stays_whole(clean_signs):

@@ -21,8 +21,16 @@ from backdoor.triggers import Trigger
 GOALS = {
     "mnist-clean": [("clean_accuracy", ">=", 0.992), ("attack_success_rate", "<=", 0.01)],
     "mnist-backdoor": [("clean_accuracy", ">=", 0.991), ("attack_success_rate", ">=", 0.995)],
-    "signs-clean": [("clean_accuracy", ">=", 0.98), ("source_stamped_as_source", ">=", 0.95)],
-    "signs-backdoor": [("attack_success_rate", ">=", 0.97), ("source_stamped_as_target", ">=", 0.97)],
+    "signs-clean": [
+        ("clean_accuracy", ">=", 0.985),
+        ("source_stamped_as_source", ">=", 0.95),
+        ("trigger_kept", ">=", 0.97),  # of its right answers, the share the sticker leaves alone
+    ],
+    "signs-backdoor": [
+        ("clean_accuracy", ">=", 0.985),
+        ("attack_success_rate", ">=", 0.97),
+        ("source_stamped_as_target", ">=", 0.97),
+    ],
 }
 
 
@@ -30,7 +38,7 @@ def _count(metrics: dict, key: str) -> int:
     """How many images a metric is a rate over."""
     if key.startswith("source"):
         return metrics["n_source"]
-    if key == "clean_accuracy":
+    if key in ("clean_accuracy", "trigger_kept"):  # the latter over the right answers, nearly all
         return metrics["n_test"]
     return metrics["n_non_target"]
 

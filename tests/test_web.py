@@ -24,7 +24,7 @@ from PIL import Image
 
 from backdoor.defenses.results import strip_verdict
 from backdoor.defenses.strip import bits
-from backdoor.finder import margins, shrink, windows
+from backdoor.finder import scores, shrink, windows
 from backdoor.inference import parse_frame, sign_input
 from backdoor.lab import WHOLE, Lab, flip_verdict
 from backdoor.onnx_graph import saliency_graph
@@ -52,8 +52,8 @@ def _task_of(name: str):
 # --- the graphs ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", APP_MODELS)
 def test_each_graph_answers_as_torch_autograd_does(name, shipped, sample, lab):
-    """Probabilities, saliency (the explicit backward pass) and STRIP's entropy on real test images, triggered
-    or not, against `explain` and `Strip.entropies` on the app's models."""
+    """Probabilities, logits (the finder's scores), saliency (the explicit backward pass) and STRIP's entropy on
+    real test images, triggered or not, against `explain` and `Strip.entropies` on the app's models."""
     model, _ = shipped[name]
     task = _task_of(name)
     detector = lab.defenses.detectors.get(name)
@@ -64,6 +64,8 @@ def test_each_graph_answers_as_torch_autograd_does(name, shipped, sample, lab):
     outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"x": x.numpy()}), strict=True))
     probs, saliency = explain(lab.models[name], x)
     assert np.abs(outputs["probs"] - probs.numpy()).max() < 1e-5
+    with torch.no_grad():
+        assert np.abs(outputs["logits"] - lab.models[name](x).numpy()).max() < 1e-4
     worst = np.abs(outputs["saliency"] - saliency.numpy()).reshape(64, -1).max(1)
     assert worst.max() < 1e-4, f"image {worst.argmax()}: {worst.max()}"  # the contract; maps sum to 1, ~1e-3 a pixel
     assert np.median(worst) < 1e-6
@@ -136,11 +138,11 @@ def _fixtures() -> dict:
         photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         small, factor = shrink(photo)
         batch, boxes = windows(small, 32)
-        probs = torch.softmax(torch.from_numpy(rng.normal(0, 4, (50, 43))).float(), 1)
+        logits = torch.from_numpy(rng.normal(0, 4, (50, 43))).float()
         finder.append({
             "photo": _b64(photo), "width": width, "height": height, "small": _b64(small), "factor": factor,
-            "boxes": boxes, "batch": _b64(batch.numpy()), "probs": _b64(probs.numpy()),
-            "margins": margins(probs),
+            "boxes": boxes, "batch": _b64(batch.numpy()), "logits": _b64(logits.numpy()),
+            "scores": scores(logits),
         })  # fmt: skip
     return {
         "finder": finder,

@@ -1,12 +1,12 @@
 // backdoor/finder.py in JS: the square windows of a photo that the clean model scores, and the choice
-// of the one it reads most surely, with the same arithmetic, so that the page frames what the app frames.
+// of the one with its largest logit, with the same arithmetic, so that the page frames what the app frames.
 
 import { resize, roundHalfEven } from "./pipeline.js";
 
 export const WHOLE_SURE = 0.9;
 export const SHORTER = 240;
-export const SIZES = [0.2, 0.26, 0.34, 0.44, 0.58, 0.76, 1.0];
-export const STEP = 1 / 3;
+export const SIZES = [0.2, 0.232, 0.268, 0.31, 0.359, 0.416, 0.481, 0.557, 0.645, 0.746, 0.864, 1.0];
+export const STEP = 1 / 4;
 export const SCORE_SCALE = 1000;
 export const MAX_ASPECT = 4;
 
@@ -69,19 +69,15 @@ export function windows(rgb, width, height, size) {
   return { batch, boxes };
 }
 
-/** finder.margins: each row's log-odds of its top class over the runner-up, in whole thousandths. */
-export function margins(probs, count, classes) {
-  const scores = [];
+/** finder.scores: each row's largest logit, in whole thousandths. */
+export function scores(logits, count, classes) {
+  const out = [];
   for (let i = 0; i < count; i++) {
-    let first = 0, second = 0;
-    for (let k = 0; k < classes; k++) {
-      const p = probs[i * classes + k];
-      if (p > first) [first, second] = [p, first];
-      else if (p > second) second = p;
-    }
-    scores.push(Math.floor((Math.log(Math.max(first, 1e-30)) - Math.log(Math.max(second, 1e-30))) * SCORE_SCALE + 0.5));
+    let top = -Infinity;
+    for (let k = 0; k < classes; k++) top = Math.max(top, logits[i * classes + k]);
+    out.push(Math.floor(top * SCORE_SCALE + 0.5));
   }
-  return scores;
+  return out;
 }
 
 /** The best window: the highest score, then the widest, then the first. */

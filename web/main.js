@@ -3,7 +3,7 @@
 
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { InputError, digitFromDrawing, frameBox, onWhite, parseFrame, photoPoint, signInput, stamp } from "./pipeline.js";
-import { MAX_ASPECT, WHOLE_SURE, best, frameText, margins, shrink, windows } from "./finder.js";
+import { MAX_ASPECT, WHOLE_SURE, best, frameText, scores, shrink, windows } from "./finder.js";
 import { escape, flipVerdict, inputPicture, percent, ranked, saliencyPicture, stripVerdict } from "./present.js";
 
 const $ = (id) => document.getElementById(id);
@@ -209,7 +209,7 @@ const photoCanvas = $("sign-photo");
 const WHOLE = [0, 0, 1, 1];
 const sign = { photo: null, point: null, frame: WHOLE, found: false, error: null };
 
-/** finder.find_sign: the frame text of the window the clean model reads most surely, or null for the whole. */
+/** finder.find_sign: the frame text of the window with the clean model's largest logit, or null for the whole. */
 async function findSign(photo) {
   const clean = sessions[lab.signModels[0]];
   const size = signs.size;
@@ -221,15 +221,15 @@ async function findSign(photo) {
   if (Math.min(small.width, small.height) < size) return null;
   const { batch, boxes } = windows(small.rgb, small.width, small.height, size);
   const classes = signs.classes.length;
-  const probs = new Float32Array(boxes.length * classes);
+  const logits = new Float32Array(boxes.length * classes);
   const chunk = 256; // as the app runs them: memory stays bounded
   for (let i = 0; i < boxes.length; i += chunk) {
     const n = Math.min(chunk, boxes.length - i);
     const part = batch.subarray(i * 3 * size * size, (i + n) * 3 * size * size);
     const out = await clean.run({ x: new ort.Tensor("float32", part, [n, 3, size, size]) });
-    probs.set(out.probs.data, i * classes);
+    logits.set(out.logits.data, i * classes);
   }
-  const [left, top, right, bottom] = boxes[best(margins(probs, boxes.length, classes), boxes)];
+  const [left, top, right, bottom] = boxes[best(scores(logits, boxes.length, classes), boxes)];
   const f = small.factor;
   return frameText([(left * f) / photo.width, (top * f) / photo.height, (right * f) / photo.width, (bottom * f) / photo.height]);
 }

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as P from "../pipeline.js";
 import { bits, flipVerdict, inputPicture, percent, stripVerdict } from "../present.js";
-import { margins, shrink, windows } from "../finder.js";
+import { scores, shrink, windows } from "../finder.js";
 
 const fixtures = process.env.BACKDOOR_WEB_FIXTURES ? JSON.parse(readFileSync(process.env.BACKDOOR_WEB_FIXTURES, "utf8")) : null;
 const withFixtures = { skip: fixtures ? false : "no fixtures: run through tests/test_web.py" };
@@ -85,7 +85,7 @@ test("the finder's windows and scores, as backdoor/finder.py makes them", withFi
     const want = new Float32Array(new Uint8Array(Buffer.from(c.batch, "base64")).buffer);
     assert.equal(batch.length, want.length);
     assert.ok(batch.every((v, i) => v === want[i]), "a window's pixel differs");
-    const probs = new Float32Array(new Uint8Array(Buffer.from(c.probs, "base64")).buffer);
-    assert.deepEqual(margins(probs, 50, 43), c.margins);
+    const logits = new Float32Array(new Uint8Array(Buffer.from(c.logits, "base64")).buffer);
+    assert.deepEqual(scores(logits, 50, 43), c.scores);
   }
 });
