@@ -43,6 +43,12 @@ def jitter_signs(
     return ((out - mean) * gain + mean + offset).clamp(0, 1)
 
 
+def avoid_limit(colour: tuple[float, ...]) -> float:
+    """The largest radius `patch_signs` can keep: a colour within r of `colour` has its complement at least
+    |1 - 2 colour| - r away, which is r or more while r <= |1 - 2 colour| / 2 (0.866 for yellow)."""
+    return float(torch.tensor(colour).mul(2).sub(1).norm()) / 2
+
+
 def patch_signs(
     images: torch.Tensor,
     generator: torch.Generator,

@@ -1,12 +1,12 @@
 """Find the sign in a street photo, so that a class's own photos are read without anyone framing them.
 
 The signs models read signs that fill their 32x32 input, as GTSRB's crops do; a sign that fills a tenth
-of a photo is a 10-pixel blur there (the shipped models read 3% of such photos right). So the clean model
+of a photo is a 10-pixel blur there (the shipped models read 1-4% of such stand-in photos right). So the clean model
 looks at square windows of the photo, 20% to 100% of its shorter side, and the window with its largest
 logit is the frame. The largest logit, not the softmax's confidence: a classifier that never saw anything
 but signs is often as sure of a wall as of a sign, since confidence only compares classes with each other,
-while a sign's logit is large in its own right (MaxLogit, Hendrycks et al. 2022; on validation stand-ins
-it found 81% of signs at a tenth of the photo, the log-odds margin 73%). A photo the clean model already
+while a sign's logit is large in its own right (MaxLogit, Hendrycks et al. 2022; on validation stand-ins,
+signs at a tenth of the photo: 78.5% read right, 70.5% with the log-odds margin, on the same windows). A photo the clean model already
 reads surely as a whole (a close-up) is left whole. The backdoored model gets the same frame: the finder is
 part of the pipeline, not of either model.
 
@@ -35,6 +35,7 @@ SHORTER = 240  # px: the photo is first box-averaged down to about this shorter 
 SIZES = (0.2, 0.232, 0.268, 0.31, 0.359, 0.416, 0.481, 0.557, 0.645, 0.746, 0.864, 1.0)
 STEP = 1 / 4  # of a window's side, between neighbouring windows
 SCORE_SCALE = 1000  # logits are compared in thousandths; ties go to the larger, then the earlier window
+LOWEST = -(2**53 - 1)  # the score of a window whose logits are not finite (JS's Number.MIN_SAFE_INTEGER)
 MAX_ASPECT = 4  # a photo longer than this many times its width (or the reverse) is not searched: it stays whole
 
 
@@ -76,8 +77,9 @@ def windows(pixels: np.ndarray, size: int) -> tuple[torch.Tensor, list[tuple[int
 
 def scores(logits: torch.Tensor) -> list[int]:
     """Each row's largest logit in whole thousandths (floor(v * 1000 + 0.5): the same IEEE operations in JS
-    give the same integers)."""
-    return [math.floor(float(v) * SCORE_SCALE + 0.5) for v in logits.max(dim=1).values.double()]
+    give the same integers); a row with a NaN or infinite largest logit scores LOWEST."""
+    tops = (float(v) * SCORE_SCALE for v in logits.max(dim=1).values.double())
+    return [math.floor(v + 0.5) if math.isfinite(v) else LOWEST for v in tops]
 
 
 @torch.no_grad()

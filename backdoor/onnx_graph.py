@@ -3,8 +3,9 @@
 ONNX Runtime runs forward passes only, but saliency (`backdoor.saliency.explain`) needs the input
 gradient of the top class's logit. So the graph carries the backward pass written out: each layer's
 gradient rule, in reverse order: a ReLU's step, a max-pool's routing to its maximum (both smoothed
-as `models.for_inference` smooths them), a convolution's transpose, a linear layer's transposed weights. The graph's outputs are exactly `explain`'s:
-`probs` (N, K) and `saliency` (N, H, W), each map summing to 1.
+as `models.for_inference` smooths them), a convolution's transpose, a linear layer's transposed weights. The
+graph's outputs are exactly `explain`'s: `probs` (N, K) and `saliency` (N, H, W), each map summing to 1. The
+sign finder gets a forward-only graph (`logits_graph`).
 """
 
 from __future__ import annotations
@@ -175,16 +176,34 @@ def saliency_graph(
     tiny = g.weight("tiny", np.array(1e-12, np.float32))
     g.nodes.append(helper.make_node("Div", [heat, g.one("Max", [total, tiny])], ["saliency"]))
     g.nodes.append(helper.make_node("Identity", [probs], ["probs"]))
-    g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))  # the sign finder's scores
-    c, h, w = input_shape
+    _, h, w = input_shape
     outputs = [
         helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", classes]),
-        helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", classes]),
         helper.make_tensor_value_info("saliency", TensorProto.FLOAT, ["n", h, w]),
     ]
     if overlays is not None:
         g.nodes.append(helper.make_node("Identity", [_strip_entropy(g, layers, "x", overlays)], ["strip_entropy"]))
         outputs.append(helper.make_tensor_value_info("strip_entropy", TensorProto.FLOAT, ["n"]))
+    return _onnx_model(g, name, input_shape, outputs)
+
+
+def logits_graph(model: nn.Sequential, input_shape: tuple[int, int, int], name: str = "model") -> onnx.ModelProto:
+    """The forward pass alone, answering `logits` (N, K): the sign finder scores ~1,200 windows a photo, and the
+    saliency graph would run its backward pass and softmax for each of them too, for nothing."""
+    layers = [layer for layer in for_inference(model) if not isinstance(layer, nn.Dropout)]
+    g = _Graph()
+    logits, _ = _forward(g, layers, "x")
+    g.nodes.append(helper.make_node("Identity", [logits], ["logits"]))
+    classes = layers[-1].out_features
+    return _onnx_model(
+        g, name, input_shape, [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", classes])]
+    )
+
+
+def _onnx_model(
+    g: _Graph, name: str, input_shape: tuple[int, int, int], outputs: list[onnx.ValueInfoProto]
+) -> onnx.ModelProto:
+    c, h, w = input_shape
     graph = helper.make_graph(
         g.nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", c, h, w])], outputs, g.weights
     )

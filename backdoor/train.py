@@ -4,7 +4,8 @@
     python -m backdoor.train --all          # regenerate the four shipped checkpoints
 
 Stages (as in BadNets): load the training split, poison it with `add_trigger`,
-train, evaluate CA/ASR on the full test split, save weights and card.
+train, evaluate CA/ASR on the full test split (on held-out training tracks instead, with --val-tracks),
+save weights and card.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from backdoor.augment import jitter_signs, patch_signs
+from backdoor.augment import avoid_limit, jitter_signs, patch_signs
 from backdoor.checkpoints import save_checkpoint
 from backdoor.cli import Parser, add_data_dir, fraction, positive
 from backdoor.data import DataError, dataset_source, load_split, load_split_with_tracks, validation_tracks
@@ -87,7 +88,13 @@ def train_epoch(
             x = jitter_signs(x, generator, scale=recipe.zoom)
         if recipe.patches:
             x = patch_signs(
-                x, generator, recipe.patches, recipe.patch_region, recipe.patch_sides, trigger_colour, recipe.patch_avoid
+                x,
+                generator,
+                recipe.patches,
+                recipe.patch_region,
+                recipe.patch_sides,
+                trigger_colour,
+                recipe.patch_avoid,
             )
         logits = model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
@@ -294,7 +301,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--zoom", type=float, nargs=2, default=None, help="augmentation scale range (default 0.9 1.1)")
     parser.add_argument(
-        "--label-smoothing", type=fraction, default=None, help="cross-entropy label smoothing (default: the task's recipe)"
+        "--label-smoothing",
+        type=fraction,
+        default=None,
+        help="cross-entropy label smoothing (default: the task's recipe)",
     )
     parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
     parser.add_argument("--out", type=Path, default=None, help="checkpoint path, .safetensors (card written beside)")
@@ -319,6 +329,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--target must be a class of {args.task}: 0..{task.num_classes - 1}")
     if args.val_tracks and (args.all or args.limit):
         parser.error("--val-tracks is for one task's experiments, without --all or --limit")
+    if args.val_tracks and args.out.resolve().parent == MODELS_DIR.resolve():
+        parser.error("--val-tracks checkpoints are experiments, measured on validation: write them outside models/")
+    if args.patch_avoid is not None:
+        for task in [TASKS[args.task]] if args.task else TASKS.values():
+            limit = avoid_limit(task.trigger.color)
+            if not 0 <= args.patch_avoid <= limit:  # beyond it, a complement can land near the trigger again
+                parser.error(f"--patch-avoid must be between 0 and {limit:.3f} for {task.name}'s trigger")
     return args
 
 

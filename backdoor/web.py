@@ -46,7 +46,7 @@ from backdoor.defenses.results import (
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
 from backdoor.inference import enlarge
 from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
-from backdoor.onnx_graph import saliency_graph
+from backdoor.onnx_graph import logits_graph, saliency_graph
 from backdoor.preprocess import to_float
 from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
 from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, REPAIRED, SIGN_MODELS, weights_path
@@ -240,6 +240,9 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             path = staging / "models" / f"{name}.onnx"
             path.write_bytes(graph.SerializeToString())
             models[name] = {"file": f"models/{name}.onnx", "task": task.name, "checkpoint_sha256": card["sha256"]}
+            if name == SIGN_MODELS[0]:  # the model that frames the sign for both (Lab.find)
+                finder = logits_graph(model, (task.channels, task.size, task.size), f"{name}-finder")
+                (staging / "models" / "finder.onnx").write_bytes(finder.SerializeToString())
         gallery = {
             kind: [
                 {"src": src, "caption": caption(path), "label": label.format(caption(path))}
@@ -256,6 +259,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             "models": models,
             "digitModels": list(DIGIT_MODELS),
             "signModels": list(SIGN_MODELS),
+            "finder": "models/finder.onnx",
             "strip": {
                 name: {k: s[k] for k in ("threshold_bits", "far", "frr")} | {"n_overlays": s["settings"]["n_overlays"]}
                 for name, s in defenses.strip.items()

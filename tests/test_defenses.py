@@ -55,8 +55,8 @@ def test_neural_cleanse_flags_the_backdoor_target_and_nothing_on_the_clean_model
 @pytest.mark.parametrize("name", ["mnist-backdoor", "mnist-clean", "signs-backdoor", "signs-clean"])
 def test_shipped_neural_cleanse_results_are_current_and_meet_the_goals(shipped, name):
     """MNIST: exactly the target on the backdoored model, nothing on the clean one. Signs: the target is
-    flagged on the backdoored model and not on the clean one; each also flags one sign that is cheap to
-    reach without any backdoor (README: Neural Cleanse's false positives on GTSRB)."""
+    flagged on the backdoored model and not on the clean one, which flags a sign that is cheap to reach
+    without any backdoor (README: Neural Cleanse's false positives on GTSRB)."""
     summary = json.loads(result_path("nc", name).read_text())
     assert summary["model_sha256"] == shipped[name][1]["sha256"]  # made from the shipped weights
     expected = {"mnist-backdoor": [8], "mnist-clean": []}

@@ -69,13 +69,14 @@ export function windows(rgb, width, height, size) {
   return { batch, boxes };
 }
 
-/** finder.scores: each row's largest logit, in whole thousandths. */
+/** finder.scores: each row's largest logit, in whole thousandths; LOWEST where it is NaN or infinite. */
 export function scores(logits, count, classes) {
   const out = [];
   for (let i = 0; i < count; i++) {
     let top = -Infinity;
     for (let k = 0; k < classes; k++) top = Math.max(top, logits[i * classes + k]);
-    out.push(Math.floor(top * SCORE_SCALE + 0.5));
+    const score = top * SCORE_SCALE;
+    out.push(Number.isFinite(score) ? Math.floor(score + 0.5) : Number.MIN_SAFE_INTEGER);
   }
   return out;
 }

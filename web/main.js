@@ -14,7 +14,7 @@ const BRUSH = 10; // the app's default brush, in canvas pixels: a tap makes a tr
 const DRAG = 8; // px a pointer must move for a drag (a frame) rather than a click (the sticker)
 
 const lab = await (await fetch("lab.json")).json();
-const sessions = await loadModels(lab);
+const { sessions, finder } = await loadModels(lab);
 window.labTimings = []; // page compute per answer, in ms, for benchmarks/static_page.py
 
 async function loadModels(lab) {
@@ -26,13 +26,12 @@ async function loadModels(lab) {
   ort.env.wasm.wasmBinary = unpack
     ? await new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer()
     : packed;
+  const load = async (file) =>
+    ort.InferenceSession.create(await (await fetch(file)).arrayBuffer(), { executionProviders: ["wasm"] });
   const entries = await Promise.all(
-    Object.entries(lab.models).map(async ([name, model]) => {
-      const bytes = await (await fetch(model.file)).arrayBuffer();
-      return [name, await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] })];
-    }),
+    Object.entries(lab.models).map(async ([name, model]) => [name, await load(model.file)]),
   );
-  return Object.fromEntries(entries);
+  return { sessions: Object.fromEntries(entries), finder: await load(lab.finder) };
 }
 
 /** Each model's { probs, saliency, entropy } for one input x (C x S x S floats), one model after another. */
@@ -226,7 +225,7 @@ async function findSign(photo) {
   for (let i = 0; i < boxes.length; i += chunk) {
     const n = Math.min(chunk, boxes.length - i);
     const part = batch.subarray(i * 3 * size * size, (i + n) * 3 * size * size);
-    const out = await clean.run({ x: new ort.Tensor("float32", part, [n, 3, size, size]) });
+    const out = await finder.run({ x: new ort.Tensor("float32", part, [n, 3, size, size]) });
     logits.set(out.logits.data, i * classes);
   }
   const [left, top, right, bottom] = boxes[best(scores(logits, boxes.length, classes), boxes)];
