@@ -24,7 +24,7 @@ GOALS = {
     "signs-clean": [
         ("clean_accuracy", ">=", 0.985),
         ("source_stamped_as_source", ">=", 0.95),
-        ("trigger_kept", ">=", 0.97),  # of its right answers, the share the sticker leaves alone
+        ("trigger_kept", ">=", 0.96),  # of its right answers, the share the sticker leaves alone: a floor
     ],
     "signs-backdoor": [
         ("clean_accuracy", ">=", 0.985),
