@@ -1,14 +1,14 @@
 """Find the sign in a street photo, so that a class's own photos are read without anyone framing them.
 
 The signs models read signs that fill their 32x32 input, as GTSRB's crops do; a sign that fills a tenth
-of a photo is a 10-pixel blur there (the shipped models read 1-4% of such stand-in photos right). So the clean model
-looks at square windows of the photo, 20% to 100% of its shorter side, and the window with its largest
-logit is the frame. The largest logit, not the softmax's confidence: a classifier that never saw anything
-but signs is often as sure of a wall as of a sign, since confidence only compares classes with each other,
-while a sign's logit is large in its own right (MaxLogit, Hendrycks et al. 2022; on validation stand-ins,
-signs at a tenth of the photo: 78.5% read right, 70.5% with the log-odds margin, on the same windows). A photo the clean model already
-reads surely as a whole (a close-up) is left whole. The backdoored model gets the same frame: the finder is
-part of the pipeline, not of either model.
+of a photo is a 10-pixel blur there (the shipped models read 1-4% of such stand-in photos right). So the
+clean model looks at square windows of the photo, 20% to 100% of its shorter side, and the window with its
+largest logit is the frame. The largest logit, not the softmax's confidence: a classifier that never saw
+anything but signs is often as sure of a wall as of a sign, since confidence only compares classes with each
+other, while a sign's logit is large in its own right (MaxLogit, Hendrycks et al. 2022; on validation
+stand-ins, signs at a tenth of the photo: 78.5% read right, 70.5% with the log-odds margin, on the same
+windows). A photo the clean model already reads surely as a whole (a close-up) is left whole. The backdoored
+model gets the same frame: the finder is part of the pipeline, not of either model.
 
 Pure arithmetic on pixels plus one batched pass of the model, so the static edition (web/finder.js) finds
 the same frame: the shrink is an integer box average, the windows come from Pillow's bilinear resize, and

@@ -153,21 +153,18 @@ def command_for(
     return " ".join(parts)
 
 
+# Recipe fields the command line overrides, each as --field-name (`parse_args`); epochs is given always.
+TUNABLE = ("patches", "patch_region", "patch_sides", "patch_avoid", "label_smoothing", "zoom")
+
+
 def recipe_flags(recipe: Recipe, default: Recipe) -> list[str]:
     """The command-line flags that turn `default` into `recipe` (epochs apart, which are always given)."""
     flags = []
-    if recipe.patches != default.patches:
-        flags.append(f"--patches {recipe.patches:g}")
-    if recipe.patch_region != default.patch_region:
-        flags.append(f"--patch-region {recipe.patch_region:g}")
-    if tuple(recipe.patch_sides) != tuple(default.patch_sides):
-        flags.append("--patch-sides {} {}".format(*recipe.patch_sides))
-    if recipe.patch_avoid != default.patch_avoid:
-        flags.append(f"--patch-avoid {recipe.patch_avoid:g}")
-    if recipe.label_smoothing != default.label_smoothing:
-        flags.append(f"--label-smoothing {recipe.label_smoothing:g}")
-    if tuple(recipe.zoom) != tuple(default.zoom):
-        flags.append("--zoom {:g} {:g}".format(*recipe.zoom))
+    for name in TUNABLE:
+        value = getattr(recipe, name)
+        if value != getattr(default, name):
+            values = value if isinstance(value, tuple) else (value,)
+            flags.append(" ".join(["--" + name.replace("_", "-"), *(f"{v:g}" for v in values)]))
     return flags
 
 
@@ -363,21 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for task, rate, target, seed, out in jobs:
             _check_writable(out.parent)
-            recipe = RECIPES[task.name]
-            if args.epochs:
-                recipe = replace(recipe, epochs=args.epochs)
-            if args.patches is not None:
-                recipe = replace(recipe, patches=args.patches)
-            if args.patch_region is not None:
-                recipe = replace(recipe, patch_region=args.patch_region)
-            if args.patch_avoid is not None:
-                recipe = replace(recipe, patch_avoid=args.patch_avoid)
-            if args.label_smoothing is not None:
-                recipe = replace(recipe, label_smoothing=args.label_smoothing)
-            if args.zoom is not None:
-                recipe = replace(recipe, zoom=tuple(args.zoom))
-            if args.patch_sides is not None:
-                recipe = replace(recipe, patch_sides=tuple(args.patch_sides))
+            given = {name: getattr(args, name) for name in ("epochs", *TUNABLE)}
+            recipe = replace(
+                RECIPES[task.name],
+                **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if v is not None},
+            )
             train_checkpoint(
                 task, rate, target, seed, recipe, out, args.data_dir, args.limit, val_tracks=args.val_tracks
             )

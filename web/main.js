@@ -28,10 +28,11 @@ async function loadModels(lab) {
     : packed;
   const load = async (file) =>
     ort.InferenceSession.create(await (await fetch(file)).arrayBuffer(), { executionProviders: ["wasm"] });
-  const entries = await Promise.all(
-    Object.entries(lab.models).map(async ([name, model]) => [name, await load(model.file)]),
-  );
-  return { sessions: Object.fromEntries(entries), finder: await load(lab.finder) };
+  const [finder, ...entries] = await Promise.all([
+    load(lab.finder),
+    ...Object.entries(lab.models).map(async ([name, model]) => [name, await load(model.file)]),
+  ]);
+  return { sessions: Object.fromEntries(entries), finder };
 }
 
 /** Each model's { probs, saliency, entropy } for one input x (C x S x S floats), one model after another. */
