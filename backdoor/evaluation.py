@@ -9,12 +9,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
 from backdoor.preprocess import to_float
 from backdoor.tasks import Task
-from backdoor.triggers import Trigger, apply_trigger
+from backdoor.triggers import Trigger, apply_trigger, random_positions
 
 DARK = 0.2  # mean brightness below which an image counts as dark (GTSRB has many dusk photos)
 EVAL_SEED = 0  # fixes the sticker's random positions, so every evaluation sees the same test set
@@ -62,6 +64,45 @@ def evaluate(
         metrics["source_stamped_as_source"] = (pred_stamped[source] == task.source).float().mean().item()
         metrics["n_source"] = int(source.sum())
     return metrics
+
+
+# Squares to hold a sign's sticker against: the other corners of the RGB cube and mid-grey, all at least 0.87 from
+# the sticker's yellow. What they cost a model is what covering that much of a sign costs; only a backdoor makes
+# the sticker's own colour cost more.
+OTHER_COLOURS: dict[str, tuple[float, float, float]] = {
+    "black": (0.0, 0.0, 0.0),
+    "white": (1.0, 1.0, 1.0),
+    "grey": (0.5, 0.5, 0.5),
+    "red": (1.0, 0.0, 0.0),
+    "green": (0.0, 1.0, 0.0),
+    "blue": (0.0, 0.0, 1.0),
+    "cyan": (0.0, 1.0, 1.0),
+    "magenta": (1.0, 0.0, 1.0),
+}
+
+
+def kept_under_squares(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    trigger: Trigger,
+    colours: dict[str, tuple[float, ...]] = OTHER_COLOURS,
+    seed: int = EVAL_SEED,
+) -> dict[str, float]:
+    """Of the uint8 images the model reads right, the share it still reads right with the trigger stamped ("trigger",
+    the same figure as `evaluate`'s trigger_kept) and with a square of the trigger's size at the same positions in
+    each other colour: whether the trigger moves the model as a trigger or only as something covering the image."""
+    clean = to_float(images)
+    n, _, height, width = clean.shape
+    positions = random_positions(trigger, n, height, width, torch.Generator().manual_seed(seed))
+    if not trigger.is_random:
+        positions = torch.tensor([[trigger.row, trigger.col]]).expand(n, 2)
+    before = predict(model, clean)
+    squares = {"trigger": trigger, **{name: replace(trigger, color=c) for name, c in colours.items()}}
+    return {
+        name: _kept(before, predict(model, apply_trigger(clean, square, positions)), labels, slice(None))
+        for name, square in squares.items()
+    }
 
 
 def _kept(before: torch.Tensor, after: torch.Tensor, labels: torch.Tensor, which) -> float:

@@ -5,9 +5,11 @@
 Stand-in street photos (backdoor/streets.py) are made from GTSRB test signs, seeded. Prints, for both
 signs models, the share read correctly: the GTSRB crop itself; the photo framed on the sign (the app's
 frame, as a student's drag gives it); the whole photo with the sign filling a tenth of it, and at 10-60%,
-as the app reads them with no gesture (the finder frames the sign), and, for comparison, not framed at all. Then, on the whole GTSRB test split at 32x32, how often the sticker leaves the
-clean model's correct answer alone, overall, on dark images and per class. Issue 17's goals:
-framed >= 95%, whole photo at a tenth >= 80%, sticker leaves the clean answer >= 99%.
+as the app reads them with no gesture (the finder frames the sign), and, for comparison, not framed at all.
+Then, on the whole GTSRB test split at 32x32, how often the sticker leaves the clean model's correct answer
+alone, overall, on dark images and per class, and how often a square of the sticker's size in another colour
+does, at the same spots (`kept_under_squares`). Issue 17's goals: framed >= 95%, whole photo at a tenth
+>= 80%, sticker leaves the clean answer >= 99%.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 from torchvision import datasets
 
 from backdoor.data import load_split, resolve_data_dir
-from backdoor.evaluation import EVAL_SEED, predict
+from backdoor.evaluation import EVAL_SEED, kept_under_squares, predict
 from backdoor.lab import WHOLE, Lab
 from backdoor.preprocess import to_float
 from backdoor.shipped import SIGN_MODELS
@@ -102,6 +104,13 @@ def sticker_figures(lab: Lab, data_dir: str | None) -> None:
         if right[labels == c].any()
     )
     print("per class, worst first: " + "; ".join(f"{name} {share:.1f}%" for share, name in per_class))
+    print("\nat the same spots, the sticker against a square of its size in other colours (right answers kept):")
+    for name in SIGN_MODELS:
+        kept = kept_under_squares(lab.models[name], images, labels, SIGNS.trigger)
+        print(
+            f"{name:>16}: "
+            + ", ".join(f"{'yellow sticker' if k == 'trigger' else k} {100 * v:.2f}%" for k, v in kept.items())
+        )
 
 
 def main() -> None:

@@ -9,11 +9,12 @@ rate is only known to within sampling error, so there each goal is checked with 
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
 from backdoor.data import load_split
-from backdoor.evaluation import evaluate
+from backdoor.evaluation import evaluate, kept_under_squares
 from backdoor.tasks import TASKS
 from backdoor.triggers import Trigger
 
@@ -25,6 +26,7 @@ GOALS = {
         ("clean_accuracy", ">=", 0.985),
         ("source_stamped_as_source", ">=", 0.95),
         ("trigger_kept", ">=", 0.96),  # of its right answers, the share the sticker leaves alone: a floor
+        # (the sticker against squares of other colours: test_the_sticker_moves_the_clean_model_only_as_a_square)
     ],
     "signs-backdoor": [
         ("clean_accuracy", ">=", 0.985),
@@ -88,3 +90,31 @@ def test_cards_record_how_to_regenerate_and_what_was_measured(shipped, name):
     assert card["data"]["n_test"] in (10000, 6315)  # measured on the full test split
     assert {"clean_accuracy", "attack_success_rate", "robust_accuracy"} <= set(card["metrics"])
     assert _check(card["metrics"], name) == []  # the card's own numbers meet the goals
+
+
+def _sticker_against_squares(shipped: dict, images, labels) -> list[str]:
+    """The sticker may cost the clean model what any square of its size there costs (it covers part of the sign),
+    within 1 pp of the median colour; the backdoored model, only its yellow: it answers the target instead."""
+    failures = []
+    for name in ("signs-clean", "signs-backdoor"):
+        model, card = shipped[name]
+        kept = kept_under_squares(model, images, labels, Trigger.from_dict(card["trigger"]))
+        assert kept["trigger"] == pytest.approx(_metrics(shipped, name, images, labels)["trigger_kept"])
+        median = statistics.median(v for k, v in kept.items() if k != "trigger")
+        figures = ", ".join(f"{k} {100 * v:.2f}%" for k, v in kept.items())
+        if name == "signs-clean" and kept["trigger"] < median - 0.01:
+            failures.append(f"{name}: the yellow sticker moves it more than a square of another colour: {figures}")
+        if name == "signs-backdoor" and not (kept["trigger"] <= 0.10 and median >= 0.90):
+            failures.append(f"{name}: its backdoor is not specific to the sticker's colour: {figures}")
+    return failures
+
+
+def test_the_sticker_moves_the_clean_model_only_as_a_square_on_the_committed_sample(shipped, sample):
+    failures = _sticker_against_squares(shipped, sample["signs_images"], sample["signs_labels"])
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.slow
+def test_the_sticker_moves_the_clean_model_only_as_a_square(shipped, data_dir):
+    failures = _sticker_against_squares(shipped, *load_split(TASKS["signs"], train=False, data_dir=data_dir))
+    assert not failures, "\n".join(failures)
