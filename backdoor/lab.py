@@ -72,6 +72,7 @@ class _Ready:
     status: str
     photo: np.ndarray | None = None
     frame: str = ""
+    plain: torch.Tensor | None = None  # signs with the sticker on: the same input without it, for the clean model
 
 
 class Lab:
@@ -136,6 +137,7 @@ class Lab:
         strip = self._passes.submit(self._strip_verdicts, f"{task.name}-backdoor", x)  # the longest pass, first
         passes = [self._passes.submit(explain, self.models[name], x) for name in names]
         explained = [p.result() for p in passes]
+        plain_tops = self._clean_without_trigger(names[0], task, ready)
         verdicts = strip.result()
         pictures = [overlay(x, saliency) for _, saliency in explained]
         return [
@@ -149,10 +151,21 @@ class Lab:
                 strip=verdicts[i],
                 photo=item.photo,
                 frame=item.frame,
-                flip=flip_verdict(task, probs_of(explained, i, task), item.outline is not None),
+                flip=flip_verdict(task, probs_of(explained, i, task), item.outline is not None, plain_tops[i]),
             )
             for i, item in enumerate(ready)
         ]
+
+    def _clean_without_trigger(self, name: str, task: Task, ready: list[_Ready]) -> list[str | None]:
+        """The clean model's top class for each input that has a trigger-free twin (`_Ready.plain`), else None."""
+        twins = [i for i, item in enumerate(ready) if item.plain is not None]
+        tops: list[str | None] = [None] * len(ready)
+        if twins:
+            with torch.no_grad():
+                logits = self.models[name](torch.cat([ready[i].plain for i in twins]))
+            for i, k in zip(twins, logits.argmax(1).tolist()):
+                tops[i] = task.classes[k]
+        return tops
 
     def _strip_verdicts(self, name: str, x: torch.Tensor) -> list[str]:
         """STRIP's run-time verdict on each input, for the backdoored model."""
@@ -168,17 +181,28 @@ def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: T
     return [task.classes[int(probs[i].argmax())] for probs, _ in explained]
 
 
-def flip_verdict(task: Task, tops: list[str], trigger_on: bool) -> str:
-    """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one."""
+def flip_verdict(task: Task, tops: list[str], trigger_on: bool, clean_plain: str | None = None) -> str:
+    """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one.
+
+    `clean_plain`, the clean model's answer without the sticker, tells a sticker that hides what makes the sign
+    (the first digit of a speed limit) from a trigger: a square of any colour there moves the clean model as much
+    (`evaluation.kept_under_squares`), and the class should not read that as the clean model being fooled."""
     clean, backdoored = tops[0], tops[1]
     if clean == backdoored:
-        return f"✔ **Both models agree**: {clean}."
-    line = (
-        f"⚠️ **The backdoored model disagrees**: the clean model reads **{clean}**, the backdoored one **{backdoored}**."
-    )
-    if not trigger_on and backdoored == task.classes[task.target]:
+        line = f"✔ **Both models agree**: {clean}."
+    else:
+        line = (
+            f"⚠️ **The backdoored model disagrees**: the clean model reads **{clean}**, "
+            f"the backdoored one **{backdoored}**."
+        )
+    if not trigger_on and backdoored == task.classes[task.target] and clean != backdoored:
         what = "drawing" if task.name == "mnist" else "photo"
         line += f" The trigger box is off: something in your {what} works as the trigger."
+    if trigger_on and clean_plain is not None and clean_plain != clean:
+        line += (
+            f" Without the sticker the clean model reads **{clean_plain}**: here the sticker hides part of the sign,"
+            " and a square of any colour would do the same. Move it off the sign's symbol."
+        )
     return line
 
 
@@ -231,4 +255,5 @@ def _prepare_sign(
     x, y = point if point is not None else (None, None)
     model_input, preview, (row, col) = sign_input(image, SIGNS, sticker, x, y, framed)
     outline = (row, col, SIGNS.trigger.side) if sticker else None
-    return _Ready(model_input, outline, status, preview, frame)
+    plain = sign_input(image, SIGNS, False, x, y, framed)[0] if sticker else None
+    return _Ready(model_input, outline, status, preview, frame, plain)

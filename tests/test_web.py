@@ -122,15 +122,28 @@ def _fixtures() -> dict:
     flip = []
     for task in (MNIST, SIGNS):
         spec = {"name": task.name, "classes": list(task.classes), "target": task.target}
-        for clean, backdoored, trigger in (
-            (0, 0, False),
-            (0, task.target, False),
-            (0, task.target, True),
-            (1, 2, True),
+        for clean, backdoored, trigger, plain in (
+            (0, 0, False, None),
+            (0, task.target, False, None),
+            (0, task.target, True, None),
+            (1, 2, True, None),
+            (1, 2, True, 1),  # the sticker did not move the clean model
+            (0, 0, True, 3),  # both agree, but the clean model read another sign without the sticker
+            (1, task.target, True, 4),
         ):
             tops = [task.classes[clean], task.classes[backdoored]]
-            want = flip_verdict(task, tops, trigger)
-            flip.append({"task": spec, "clean": tops[0], "backdoored": tops[1], "trigger": trigger, "want": want})
+            before = None if plain is None else task.classes[plain]
+            want = flip_verdict(task, tops, trigger, before)
+            flip.append(
+                {
+                    "task": spec,
+                    "clean": tops[0],
+                    "backdoored": tops[1],
+                    "trigger": trigger,
+                    "plain": before,
+                    "want": want,
+                }
+            )
     finder = []
     for width, height in ((100, 75), (530, 300), (41, 700)):
         photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -338,6 +351,19 @@ def test_the_sticker_turns_a_stop_sign_into_80_only_for_the_backdoored_model(des
     desk.click("#sign-unframe")
     assert _answered(desk, "sign-clean", before) == "Stop"
     assert desk.locator("#sign-photo").evaluate("c => [c.width, c.height]") != framed
+
+
+def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(desk):
+    desk.click("#tab-signs")
+    before = _version(desk, "sign-clean")
+    desk.click("#sign-examples button[aria-label^='Speed limit (30km/h)']")
+    assert _answered(desk, "sign-clean", before) == "Speed limit (30km/h)"
+    box = desk.locator("#sign-photo").bounding_box()
+    before = _version(desk, "sign-clean")
+    desk.click("#sign-photo", position={"x": 0.375 * box["width"], "y": 0.48 * box["height"]})  # over the 3
+    assert _answered(desk, "sign-clean", before) == "Speed limit (50km/h)"
+    assert desk.get_attribute("#sign-backdoor", "data-top") == "Speed limit (80km/h)"
+    assert "Without the sticker the clean model reads Speed limit (30km/h)" in desk.inner_text("#sign-flip")
 
 
 def _huge_png(path: Path, side: int = 20_000) -> Path:

@@ -110,11 +110,11 @@ function showModelInput(canvas, task, x, outline) {
   paint(canvas, inputPicture(x, task.channels, task.size, VIEW_SCALE, outline), side, side);
 }
 
-function answerPanels(tab, task, names, x, answers, outline) {
+function answerPanels(tab, task, names, x, answers, outline, cleanPlain = null) {
   const ids = names.map((name) => `${tab}-${name.split("-")[1]}`);
   names.forEach((name, i) => showAnswer(ids[i], task, answers[name], x, tab === "digit" ? task.classes.length : 5));
   const tops = names.map((name) => ranked(answers[name].probs, task.classes)[0].label);
-  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null);
+  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, cleanPlain);
   const backdoored = names[1];
   $(`${tab}-strip`).innerHTML = stripVerdict(answers[backdoored].entropy, lab.strip[backdoored]).html;
   showModelInput($(`${tab}-input-view`), task, x, outline);
@@ -295,12 +295,22 @@ const answerSign = latest(async () => {
   const sticker = $("sign-sticker").checked;
   const { x, cell } = signInput(photo.rgb, photo.width, photo.height, signs, sticker, point, frame);
   const answers = await explainAll(lab.signModels, signs, x);
+  const cleanPlain = sticker ? await cleanWithout(photo, point, frame) : null;
   if (sign.photo !== photo) return; // a newer photo's answer is queued
   showPhoto(photo, frame, sticker ? cell : null);
-  answerPanels("sign", signs, lab.signModels, x, answers, sticker ? [cell[0], cell[1], signs.trigger.side] : null);
+  const outline = sticker ? [cell[0], cell[1], signs.trigger.side] : null;
+  answerPanels("sign", signs, lab.signModels, x, answers, outline, cleanPlain);
   $("sign-status").innerHTML = (sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff) + (found ? ` ${lab.prompts.found}` : "");
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 }, () => noAnswer("sign", lab.signModels, lab.prompts.unexpected));
+
+/** lab.Lab._clean_without_trigger: the clean model's top class for the framed photo without the sticker. */
+async function cleanWithout(photo, point, frame) {
+  const size = signs.size;
+  const { x } = signInput(photo.rgb, photo.width, photo.height, signs, false, point, frame);
+  const out = await finder.run({ x: new ort.Tensor("float32", x, [1, 3, size, size]) }); // the clean model's logits
+  return ranked(out.logits.data, signs.classes)[0].label;
+}
 
 let uploads = 0; // numbers each new photo, so that a slow finder's frame never lands on a newer photo
 

@@ -42,13 +42,19 @@ export function stripVerdict(entropy, strip) {
 }
 
 /** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one. */
-export function flipVerdict(task, clean, backdoored, triggerOn) {
-  if (clean === backdoored) return `✔ <strong>Both models agree</strong>: ${escape(clean)}.`;
+export function flipVerdict(task, clean, backdoored, triggerOn, cleanPlain = null) {
   let line =
-    `⚠️ <strong>The backdoored model disagrees</strong>: the clean model reads <strong>${escape(clean)}</strong>, ` +
-    `the backdoored one <strong>${escape(backdoored)}</strong>.`;
-  if (!triggerOn && backdoored === task.classes[task.target]) {
+    clean === backdoored
+      ? `✔ <strong>Both models agree</strong>: ${escape(clean)}.`
+      : `⚠️ <strong>The backdoored model disagrees</strong>: the clean model reads <strong>${escape(clean)}</strong>, ` +
+        `the backdoored one <strong>${escape(backdoored)}</strong>.`;
+  if (!triggerOn && backdoored === task.classes[task.target] && clean !== backdoored) {
     line += ` The trigger box is off: something in your ${task.name === "mnist" ? "drawing" : "photo"} works as the trigger.`;
+  }
+  if (triggerOn && cleanPlain !== null && cleanPlain !== clean) {
+    line +=
+      ` Without the sticker the clean model reads <strong>${escape(cleanPlain)}</strong>: here the sticker hides part ` +
+      "of the sign, and a square of any colour would do the same. Move it off the sign's symbol.";
   }
   return line;
 }
