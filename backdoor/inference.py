@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -81,6 +83,13 @@ def photo_point(
     return left + (preview_point[0] + 0.5) / scale, top + (preview_point[1] + 0.5) / scale
 
 
+class SignInput(NamedTuple):
+    x: torch.Tensor  # (1, 3, S, S) model input, the sticker stamped where it is on
+    preview: np.ndarray  # the framed photo at preview size, the sticker drawn where it is on
+    cell: tuple[int, int]  # the sticker's top-left (row, col) on the model's grid
+    plain: torch.Tensor  # the same model input without the sticker: what the clean model reads unstickered
+
+
 def sign_input(
     photo: Image.Image,
     task: Task,
@@ -89,8 +98,9 @@ def sign_input(
     y: float | None,
     frame: Frame | None = None,
     preview_side: int = PREVIEW_SIDE,
-) -> tuple[torch.Tensor, np.ndarray, tuple[int, int]]:
-    """(model input (1, 3, S, S), preview of the framed photo with the sticker drawn, sticker cell).
+) -> SignInput:
+    """The model input, the preview of the framed photo with the sticker drawn, the sticker's cell, and the input
+    without the sticker.
 
     The photo is cut to its frame first, so a sign small in a street scene fills the model's input as
     GTSRB's crops do; (x, y) stay in the whole photo's pixels. The sticker is stamped on the resized
@@ -102,7 +112,7 @@ def sign_input(
         x, y = (None, None) if x is None or y is None else (x - left, y - top)
     row, col = sticker_cell(task.trigger, task.size, x, y, *photo.size)
     pixels = torch.from_numpy(resize_sign(photo, task.size)).permute(2, 0, 1)[None]
-    model_input = to_float(pixels)
+    model_input = plain = to_float(pixels)
     scale = preview_side / max(photo.size)  # up or down: a 97x106 crop is shown large enough to aim at
     size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
     preview = photo.resize(size, Image.BILINEAR, reducing_gap=3.0)
@@ -116,4 +126,4 @@ def sign_input(
         color = tuple(round(255 * c) for c in trigger.color)
         outline = (0, 0, 0) if box[2] - box[0] >= 3 and box[3] - box[1] >= 3 else None  # else it hides the fill
         ImageDraw.Draw(preview).rectangle(box, fill=color, outline=outline)
-    return model_input, np.asarray(preview), (row, col)
+    return SignInput(model_input, np.asarray(preview), (row, col), plain)

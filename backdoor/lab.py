@@ -253,7 +253,6 @@ def _prepare_sign(
         framed = parse_frame(frame)  # through the text, as the next click will send it back
         status += "" if found is None else f" {FOUND}"
     x, y = point if point is not None else (None, None)
-    model_input, preview, (row, col) = sign_input(image, SIGNS, sticker, x, y, framed)
+    model_input, preview, (row, col), plain = sign_input(image, SIGNS, sticker, x, y, framed)
     outline = (row, col, SIGNS.trigger.side) if sticker else None
-    plain = sign_input(image, SIGNS, False, x, y, framed)[0] if sticker else None
-    return _Ready(model_input, outline, status, preview, frame, plain)
+    return _Ready(model_input, outline, status, preview, frame, plain if sticker else None)

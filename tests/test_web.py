@@ -544,7 +544,7 @@ def test_the_page_answers_what_the_app_answers_on_200_photos(desk, tmp_path, lab
                 [float(v) for v in frame.split(",")] if frame else None,
             ],
         )
-        x, _, _ = sign_input(load_image(str(path)), SIGNS, sticker, *(point or (None, None)), parse_frame(frame))
+        x = sign_input(load_image(str(path)), SIGNS, sticker, *(point or (None, None)), parse_frame(frame)).x
         want = _reference(lab, SIGN_MODELS, x)
         _compare(got, x, want, worst[path.suffix])
         tops_differ += sum(np.argmax(got["answers"][n]["probs"]) != want[n]["probs"].argmax() for n in SIGN_MODELS)

@@ -293,9 +293,10 @@ const answerSign = latest(async () => {
     return noAnswer("sign", lab.signModels, sign.error ?? lab.prompts.sign);
   }
   const sticker = $("sign-sticker").checked;
-  const { x, cell } = signInput(photo.rgb, photo.width, photo.height, signs, sticker, point, frame);
+  const { x: plainX, cell } = signInput(photo.rgb, photo.width, photo.height, signs, false, point, frame);
+  const x = sticker ? stamp(plainX, signs.size, signs.trigger, cell[0], cell[1]) : plainX;
   const answers = await explainAll(lab.signModels, signs, x);
-  const cleanPlain = sticker ? await cleanWithout(photo, point, frame) : null;
+  const cleanPlain = sticker ? await cleanTop(plainX) : null;
   if (sign.photo !== photo) return; // a newer photo's answer is queued
   showPhoto(photo, frame, sticker ? cell : null);
   const outline = sticker ? [cell[0], cell[1], signs.trigger.side] : null;
@@ -304,10 +305,9 @@ const answerSign = latest(async () => {
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 }, () => noAnswer("sign", lab.signModels, lab.prompts.unexpected));
 
-/** lab.Lab._clean_without_trigger: the clean model's top class for the framed photo without the sticker. */
-async function cleanWithout(photo, point, frame) {
+/** lab.Lab._clean_without_trigger: the clean model's top class for a sign's input without the sticker. */
+async function cleanTop(x) {
   const size = signs.size;
-  const { x } = signInput(photo.rgb, photo.width, photo.height, signs, false, point, frame);
   const out = await finder.run({ x: new ort.Tensor("float32", x, [1, 3, size, size]) }); // the clean model's logits
   return ranked(out.logits.data, signs.classes)[0].label;
 }
