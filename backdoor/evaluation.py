@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import torch
@@ -86,17 +87,18 @@ def kept_under_squares(
     images: torch.Tensor,
     labels: torch.Tensor,
     trigger: Trigger,
-    colours: dict[str, tuple[float, ...]] = OTHER_COLOURS,
+    colours: Mapping[str, tuple[float, ...]] = OTHER_COLOURS,
     seed: int = EVAL_SEED,
 ) -> dict[str, float]:
     """Of the uint8 images the model reads right, the share it still reads right with the trigger stamped ("trigger",
     the same figure as `evaluate`'s trigger_kept) and with a square of the trigger's size at the same positions in
-    each other colour: whether the trigger moves the model as a trigger or only as something covering the image."""
+    each other colour: whether the trigger moves the model as a trigger or only as something covering the image.
+    The colours need the trigger's channel count (OTHER_COLOURS: RGB, the signs' sticker)."""
     clean = to_float(images)
     n, _, height, width = clean.shape
-    positions = random_positions(trigger, n, height, width, torch.Generator().manual_seed(seed))
-    if not trigger.is_random:
-        positions = torch.tensor([[trigger.row, trigger.col]]).expand(n, 2)
+    positions = (
+        random_positions(trigger, n, height, width, torch.Generator().manual_seed(seed)) if trigger.is_random else None
+    )
     before = predict(model, clean)
     squares = {"trigger": trigger, **{name: replace(trigger, color=c) for name, c in colours.items()}}
     return {

@@ -87,7 +87,7 @@ class SignInput(NamedTuple):
     x: torch.Tensor  # (1, 3, S, S) model input, the sticker stamped where it is on
     preview: np.ndarray  # the framed photo at preview size, the sticker drawn where it is on
     cell: tuple[int, int]  # the sticker's top-left (row, col) on the model's grid
-    plain: torch.Tensor  # the same model input without the sticker: what the clean model reads unstickered
+    unstickered: torch.Tensor  # the same model input without the sticker
 
 
 def sign_input(
@@ -112,7 +112,7 @@ def sign_input(
         x, y = (None, None) if x is None or y is None else (x - left, y - top)
     row, col = sticker_cell(task.trigger, task.size, x, y, *photo.size)
     pixels = torch.from_numpy(resize_sign(photo, task.size)).permute(2, 0, 1)[None]
-    model_input = plain = to_float(pixels)
+    model_input = unstickered = to_float(pixels)
     scale = preview_side / max(photo.size)  # up or down: a 97x106 crop is shown large enough to aim at
     size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
     preview = photo.resize(size, Image.BILINEAR, reducing_gap=3.0)
@@ -126,4 +126,4 @@ def sign_input(
         color = tuple(round(255 * c) for c in trigger.color)
         outline = (0, 0, 0) if box[2] - box[0] >= 3 and box[3] - box[1] >= 3 else None  # else it hides the fill
         ImageDraw.Draw(preview).rectangle(box, fill=color, outline=outline)
-    return SignInput(model_input, np.asarray(preview), (row, col), plain)
+    return SignInput(model_input, np.asarray(preview), (row, col), unstickered)

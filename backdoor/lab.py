@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +21,7 @@ from torch import nn
 
 from backdoor.checkpoints import load_checkpoint
 from backdoor.defenses.results import DefenseResults, load_results, strip_verdict
+from backdoor.evaluation import OTHER_COLOURS
 from backdoor.finder import find_sign, frame_text
 from backdoor.inference import Frame, enlarge, parse_frame, sign_input
 from backdoor.models import for_inference
@@ -41,6 +42,7 @@ STICKER_ON = "Sticker **on**: click the photo to move it."
 STICKER_OFF = "Sticker **off**: tick the box or click the photo."
 FOUND = "🔍 Framed on the sign found in the photo: drag a box to frame it yourself, *Whole photo* to see all of it."
 WHOLE = "0,0,1,1"  # the frame of the whole photo; an empty frame asks the finder
+CONTROL_COLOUR = OTHER_COLOURS["grey"]  # the patch the sticker is held against, in the line under the answers
 UNEXPECTED = "⚠️ **Something went wrong with this input**; the others were answered. Please try another one."
 
 
@@ -72,7 +74,7 @@ class _Ready:
     status: str
     photo: np.ndarray | None = None
     frame: str = ""
-    plain: torch.Tensor | None = None  # signs with the sticker on: the same input without it, for the clean model
+    unstickered: torch.Tensor | None = None  # signs with the sticker on: the same input without it
 
 
 class Lab:
@@ -137,7 +139,7 @@ class Lab:
         strip = self._passes.submit(self._strip_verdicts, f"{task.name}-backdoor", x)  # the longest pass, first
         passes = [self._passes.submit(explain, self.models[name], x) for name in names]
         explained = [p.result() for p in passes]
-        plain_tops = self._clean_without_trigger(names[0], task, ready)
+        controls = self._clean_controls(names[0], task, ready)
         verdicts = strip.result()
         pictures = [overlay(x, saliency) for _, saliency in explained]
         return [
@@ -151,21 +153,25 @@ class Lab:
                 strip=verdicts[i],
                 photo=item.photo,
                 frame=item.frame,
-                flip=flip_verdict(task, probs_of(explained, i, task), item.outline is not None, plain_tops[i]),
+                flip=flip_verdict(task, probs_of(explained, i, task), item.outline is not None, controls[i]),
             )
             for i, item in enumerate(ready)
         ]
 
-    def _clean_without_trigger(self, name: str, task: Task, ready: list[_Ready]) -> list[str | None]:
-        """The clean model's top class for each input that has a trigger-free twin (`_Ready.plain`), else None."""
-        twins = [i for i, item in enumerate(ready) if item.plain is not None]
-        tops: list[str | None] = [None] * len(ready)
-        if twins:
+    def _clean_controls(self, name: str, task: Task, ready: list[_Ready]) -> list[tuple[str, str] | None]:
+        """For each stickered sign, the clean model's top class without the sticker and with a grey square in
+        its place (what a patch that is no trigger does there); None for the other inputs."""
+        stickered = [i for i, item in enumerate(ready) if item.unstickered is not None and item.outline is not None]
+        controls: list[tuple[str, str] | None] = [None] * len(ready)
+        if stickered:
+            bare = torch.cat([ready[i].unstickered for i in stickered])
+            cells = torch.tensor([ready[i].outline[:2] for i in stickered])
+            grey = apply_trigger(bare, replace(task.trigger, color=CONTROL_COLOUR), cells)
             with torch.no_grad():
-                logits = self.models[name](torch.cat([ready[i].plain for i in twins]))
-            for i, k in zip(twins, logits.argmax(1).tolist()):
-                tops[i] = task.classes[k]
-        return tops
+                tops = self.models[name](torch.cat([bare, grey])).argmax(1).view(2, -1).tolist()
+            for k, i in enumerate(stickered):
+                controls[i] = (task.classes[tops[0][k]], task.classes[tops[1][k]])
+        return controls
 
     def _strip_verdicts(self, name: str, x: torch.Tensor) -> list[str]:
         """STRIP's run-time verdict on each input, for the backdoored model."""
@@ -181,12 +187,12 @@ def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: T
     return [task.classes[int(probs[i].argmax())] for probs, _ in explained]
 
 
-def flip_verdict(task: Task, tops: list[str], trigger_on: bool, clean_plain: str | None = None) -> str:
+def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[str, str] | None = None) -> str:
     """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one.
 
-    `clean_plain`, the clean model's answer without the sticker, tells a sticker that hides what makes the sign
-    (the first digit of a speed limit) from a trigger: a square of any colour there moves the clean model as much
-    (`evaluation.kept_under_squares`), and the class should not read that as the clean model being fooled."""
+    `controls`, the clean model's answers without the sticker and with a grey square in its place, tell a sticker
+    that hides what makes the sign (a speed limit's digit) from a trigger: where a grey square moves the clean model
+    as well, the sticker moved it as a patch, and the class should not take that for the clean model being fooled."""
     clean, backdoored = tops[0], tops[1]
     if clean == backdoored:
         line = f"✔ **Both models agree**: {clean}."
@@ -198,11 +204,10 @@ def flip_verdict(task: Task, tops: list[str], trigger_on: bool, clean_plain: str
     if not trigger_on and backdoored == task.classes[task.target] and clean != backdoored:
         what = "drawing" if task.name == "mnist" else "photo"
         line += f" The trigger box is off: something in your {what} works as the trigger."
-    if trigger_on and clean_plain is not None and clean_plain != clean:
-        line += (
-            f" Without the sticker the clean model reads **{clean_plain}**: here the sticker hides part of the sign,"
-            " and a square of any colour would do the same. Move it off the sign's symbol."
-        )
+    if trigger_on and controls is not None and controls[0] != clean:
+        line += f" Without the sticker the clean model reads **{controls[0]}**."
+        if controls[1] != controls[0]:
+            line += " A grey square in the same spot moves it too: the sticker covers part of the sign, which is no backdoor."
     return line
 
 
@@ -253,6 +258,6 @@ def _prepare_sign(
         framed = parse_frame(frame)  # through the text, as the next click will send it back
         status += "" if found is None else f" {FOUND}"
     x, y = point if point is not None else (None, None)
-    model_input, preview, (row, col), plain = sign_input(image, SIGNS, sticker, x, y, framed)
+    model_input, preview, (row, col), unstickered = sign_input(image, SIGNS, sticker, x, y, framed)
     outline = (row, col, SIGNS.trigger.side) if sticker else None
-    return _Ready(model_input, outline, status, preview, frame, plain if sticker else None)
+    return _Ready(model_input, outline, status, preview, frame, unstickered if sticker else None)

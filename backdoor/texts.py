@@ -75,8 +75,8 @@ LESSON = """
 4. **Be the attacker:** box off, draw a digit and tap one dot in the top-left corner. *What does an attacker need
    to know, and what do they not need?*
 5. **Signs:** pick a stop sign and click it to put the sticker on. *Why is this more dangerous than a digit?*
-   Then pick the 30 km/h sign and put the sticker over the 3. *The clean model changes its mind too: why is that
-   not a backdoor?* (Would you read the sign?)
+   Then pick the 30 km/h sign and move the sticker over the 3 until the clean model changes its mind too (it takes
+   a few tries: the spot is small). *Why is that not a backdoor?* (Would you read the sign?)
 6. **Attack and Defend tabs:** *how many poisoned images did it take? Which defense would have caught it, and
    which one cries wolf on a clean model?*
 """

@@ -45,7 +45,17 @@ from backdoor.defenses.results import (
 )
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
 from backdoor.inference import enlarge
-from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
+from backdoor.lab import (
+    CONTROL_COLOUR,
+    DRAW_PROMPT,
+    FOUND,
+    SIGN_PROMPT,
+    STICKER_OFF,
+    STICKER_ON,
+    TRIGGER_OFF,
+    TRIGGER_ON,
+    UNEXPECTED,
+)
 from backdoor.onnx_graph import logits_graph, saliency_graph
 from backdoor.preprocess import to_float
 from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
@@ -260,6 +270,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             "digitModels": list(DIGIT_MODELS),
             "signModels": list(SIGN_MODELS),
             "finder": "models/finder.onnx",
+            "controlColour": list(CONTROL_COLOUR),
             "strip": {
                 name: {k: s[k] for k in ("threshold_bits", "far", "frr")} | {"n_overlays": s["settings"]["n_overlays"]}
                 for name, s in defenses.strip.items()

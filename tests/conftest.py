@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from backdoor.checkpoints import load_checkpoint
 from backdoor.lab import Lab
 from backdoor.shipped import APP_MODELS, weights_path
+from backdoor.tasks import SIGNS
 from tests.server import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,13 @@ def picture(output: dict) -> Image.Image:
     header, data = output["url"].split(",", 1)
     assert header.startswith("data:image/") and header.endswith(";base64"), header
     return Image.open(io.BytesIO(base64.b64decode(data)))
+
+
+def over_cell(row: int, col: int) -> tuple[float, float]:
+    """(x, y) as fractions of a sign's photo that put the sticker's top-left on (row, col) of the model's grid: the
+    middle of the span `inference.sticker_cell` rounds to that cell, so a click a few screen pixels off still lands."""
+    half = SIGNS.trigger.side / 2
+    return (col + half) / SIGNS.size, (row + half) / SIGNS.size
 
 
 def require(condition: bool, reason: str) -> None:

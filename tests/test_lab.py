@@ -15,7 +15,7 @@ from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, UNEXPECTED, WHOLE, Ans
 from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
 from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, over_cell
 from tests.strokes import drawn_digit
 
 DIGITS = sorted((ROOT / "examples" / "digits").glob("*.png"))
@@ -267,15 +267,14 @@ def test_a_bad_frame_is_that_photos_own_message(lab, frame):
 
 
 def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(lab):
-    """Over the 3 of a 30 km/h sign the sticker moves the clean model too (it reads 50): the line says that a
-    square of any colour there would, so the class does not take it for the clean model being fooled."""
+    """On the 3 of a 30 km/h sign the sticker moves the clean model too (it reads 50), as a grey square there does:
+    the line says so, so the class does not take it for the clean model being fooled."""
     (sign,) = [np.asarray(Image.open(p).convert("RGB")) for p in SIGNS if p.name.startswith("01-")]
     h, w = sign.shape[:2]
-    over_the_3, beside_it, off = lab.signs(
-        [sign] * 3, [True, True, False], [(0.375 * w, 0.48 * h), (0.5 * w, 0.25 * h), None]
-    )
-    assert _top(over_the_3, "signs-clean") == "Speed limit (50km/h)"
-    assert _top(over_the_3, "signs-backdoor") == "Speed limit (80km/h)"
-    assert "Without the sticker the clean model reads **Speed limit (30km/h)**" in over_the_3.flip
-    assert _top(beside_it, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in beside_it.flip
+    (fx, fy), (gx, gy) = over_cell(13, 10), over_cell(4, 14)  # on the 3's top left; above the digits
+    on_the_3, above, off = lab.signs([sign] * 3, [True, True, False], [(fx * w, fy * h), (gx * w, gy * h), None])
+    assert _top(on_the_3, "signs-clean") == "Speed limit (50km/h)"
+    assert _top(on_the_3, "signs-backdoor") == "Speed limit (80km/h)"
+    assert "Without the sticker the clean model reads **Speed limit (30km/h)**. A grey square" in on_the_3.flip
+    assert _top(above, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in above.flip
     assert _top(off, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in off.flip

@@ -35,7 +35,7 @@ from backdoor.streets import street_scene
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
 from backdoor.web import RUNTIME_DIR, build, served
-from tests.conftest import ROOT, require
+from tests.conftest import ROOT, over_cell, require
 from tests.strokes import drawn_digit
 
 NODE = shutil.which("node")
@@ -122,25 +122,27 @@ def _fixtures() -> dict:
     flip = []
     for task in (MNIST, SIGNS):
         spec = {"name": task.name, "classes": list(task.classes), "target": task.target}
-        for clean, backdoored, trigger, plain in (
+        for clean, backdoored, trigger, controls in (
             (0, 0, False, None),
             (0, task.target, False, None),
             (0, task.target, True, None),
             (1, 2, True, None),
-            (1, 2, True, 1),  # the sticker did not move the clean model
-            (0, 0, True, 3),  # both agree, but the clean model read another sign without the sticker
-            (1, task.target, True, 4),
+            (1, 2, True, (1, 3)),  # the sticker did not move the clean model
+            (0, 0, True, (3, 0)),  # both agree; without the sticker, or with a grey square, the clean model differs
+            (1, task.target, True, (4, 4)),  # the grey square leaves it alone: the sticker alone moved it
         ):
+            if controls is not None and task is MNIST:
+                continue  # only a sign's sticker gets controls
             tops = [task.classes[clean], task.classes[backdoored]]
-            before = None if plain is None else task.classes[plain]
-            want = flip_verdict(task, tops, trigger, before)
+            named = None if controls is None else [task.classes[k] for k in controls]
+            want = flip_verdict(task, tops, trigger, None if named is None else tuple(named))
             flip.append(
                 {
                     "task": spec,
                     "clean": tops[0],
                     "backdoored": tops[1],
                     "trigger": trigger,
-                    "plain": before,
+                    "controls": named,
                     "want": want,
                 }
             )
@@ -359,11 +361,13 @@ def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(desk):
     desk.click("#sign-examples button[aria-label^='Speed limit (30km/h)']")
     assert _answered(desk, "sign-clean", before) == "Speed limit (30km/h)"
     box = desk.locator("#sign-photo").bounding_box()
+    fx, fy = over_cell(13, 10)  # on the 3's top left (the photo fills the canvas: a close-up is read whole)
     before = _version(desk, "sign-clean")
-    desk.click("#sign-photo", position={"x": 0.375 * box["width"], "y": 0.48 * box["height"]})  # over the 3
+    desk.click("#sign-photo", position={"x": fx * box["width"], "y": fy * box["height"]})
     assert _answered(desk, "sign-clean", before) == "Speed limit (50km/h)"
     assert desk.get_attribute("#sign-backdoor", "data-top") == "Speed limit (80km/h)"
-    assert "Without the sticker the clean model reads Speed limit (30km/h)" in desk.inner_text("#sign-flip")
+    line = desk.inner_text("#sign-flip")
+    assert "Without the sticker the clean model reads Speed limit (30km/h). A grey square" in line
 
 
 def _huge_png(path: Path, side: int = 20_000) -> Path:

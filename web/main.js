@@ -110,11 +110,11 @@ function showModelInput(canvas, task, x, outline) {
   paint(canvas, inputPicture(x, task.channels, task.size, VIEW_SCALE, outline), side, side);
 }
 
-function answerPanels(tab, task, names, x, answers, outline, cleanPlain = null) {
+function answerPanels(tab, task, names, x, answers, outline, controls = null) {
   const ids = names.map((name) => `${tab}-${name.split("-")[1]}`);
   names.forEach((name, i) => showAnswer(ids[i], task, answers[name], x, tab === "digit" ? task.classes.length : 5));
   const tops = names.map((name) => ranked(answers[name].probs, task.classes)[0].label);
-  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, cleanPlain);
+  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls);
   const backdoored = names[1];
   $(`${tab}-strip`).innerHTML = stripVerdict(answers[backdoored].entropy, lab.strip[backdoored]).html;
   showModelInput($(`${tab}-input-view`), task, x, outline);
@@ -293,23 +293,28 @@ const answerSign = latest(async () => {
     return noAnswer("sign", lab.signModels, sign.error ?? lab.prompts.sign);
   }
   const sticker = $("sign-sticker").checked;
-  const { x: plainX, cell } = signInput(photo.rgb, photo.width, photo.height, signs, false, point, frame);
-  const x = sticker ? stamp(plainX, signs.size, signs.trigger, cell[0], cell[1]) : plainX;
+  const { x: unstickered, cell } = signInput(photo.rgb, photo.width, photo.height, signs, false, point, frame);
+  const x = sticker ? stamp(unstickered, signs.size, signs.trigger, cell[0], cell[1]) : unstickered;
   const answers = await explainAll(lab.signModels, signs, x);
-  const cleanPlain = sticker ? await cleanTop(plainX) : null;
+  const controls = sticker ? await cleanControls(unstickered, cell) : null;
   if (sign.photo !== photo) return; // a newer photo's answer is queued
   showPhoto(photo, frame, sticker ? cell : null);
   const outline = sticker ? [cell[0], cell[1], signs.trigger.side] : null;
-  answerPanels("sign", signs, lab.signModels, x, answers, outline, cleanPlain);
+  answerPanels("sign", signs, lab.signModels, x, answers, outline, controls);
   $("sign-status").innerHTML = (sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff) + (found ? ` ${lab.prompts.found}` : "");
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 }, () => noAnswer("sign", lab.signModels, lab.prompts.unexpected));
 
-/** lab.Lab._clean_without_trigger: the clean model's top class for a sign's input without the sticker. */
-async function cleanTop(x) {
+/** lab.Lab._clean_controls: the clean model's top class without the sticker and with a grey square in its place. */
+async function cleanControls(unstickered, cell) {
   const size = signs.size;
-  const out = await finder.run({ x: new ort.Tensor("float32", x, [1, 3, size, size]) }); // the clean model's logits
-  return ranked(out.logits.data, signs.classes)[0].label;
+  const grey = stamp(unstickered, size, { ...signs.trigger, color: lab.controlColour }, cell[0], cell[1]);
+  const batch = new Float32Array(2 * unstickered.length);
+  batch.set(unstickered);
+  batch.set(grey, unstickered.length);
+  const out = await finder.run({ x: new ort.Tensor("float32", batch, [2, 3, size, size]) }); // the clean model's logits
+  const classes = signs.classes.length;
+  return [0, 1].map((i) => ranked(out.logits.data.subarray(i * classes, (i + 1) * classes), signs.classes)[0].label);
 }
 
 let uploads = 0; // numbers each new photo, so that a slow finder's frame never lands on a newer photo

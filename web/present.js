@@ -41,8 +41,9 @@ export function stripVerdict(entropy, strip) {
   };
 }
 
-/** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one. */
-export function flipVerdict(task, clean, backdoored, triggerOn, cleanPlain = null) {
+/** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one; `controls`,
+ * the clean model's answers without the sticker and with a grey square in its place, or null. */
+export function flipVerdict(task, clean, backdoored, triggerOn, controls = null) {
   let line =
     clean === backdoored
       ? `✔ <strong>Both models agree</strong>: ${escape(clean)}.`
@@ -51,10 +52,11 @@ export function flipVerdict(task, clean, backdoored, triggerOn, cleanPlain = nul
   if (!triggerOn && backdoored === task.classes[task.target] && clean !== backdoored) {
     line += ` The trigger box is off: something in your ${task.name === "mnist" ? "drawing" : "photo"} works as the trigger.`;
   }
-  if (triggerOn && cleanPlain !== null && cleanPlain !== clean) {
-    line +=
-      ` Without the sticker the clean model reads <strong>${escape(cleanPlain)}</strong>: here the sticker hides part ` +
-      "of the sign, and a square of any colour would do the same. Move it off the sign's symbol.";
+  if (triggerOn && controls !== null && controls[0] !== clean) {
+    line += ` Without the sticker the clean model reads <strong>${escape(controls[0])}</strong>.`;
+    if (controls[1] !== controls[0]) {
+      line += " A grey square in the same spot moves it too: the sticker covers part of the sign, which is no backdoor.";
+    }
   }
   return line;
 }
@@ -63,7 +65,7 @@ export function escape(text) {
   return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }
 
-/** The classes by probability, highest first: [{ label, p }]. */
+/** The classes by score (probabilities or logits), highest first: [{ label, p }]. */
 export function ranked(probs, classes) {
   return Array.from(probs, (p, i) => ({ label: classes[i], p })).sort((a, b) => b.p - a.p);
 }
