@@ -42,7 +42,6 @@ STICKER_ON = "Sticker **on**: click the photo to move it."
 STICKER_OFF = "Sticker **off**: tick the box or click the photo."
 FOUND = "🔍 Framed on the sign found in the photo: drag a box to frame it yourself, *Whole photo* to see all of it."
 WHOLE = "0,0,1,1"  # the frame of the whole photo; an empty frame asks the finder
-CONTROL_COLOUR = OTHER_COLOURS["grey"]  # the patch the sticker is held against, in the line under the answers
 UNEXPECTED = "⚠️ **Something went wrong with this input**; the others were answered. Please try another one."
 
 
@@ -158,19 +157,20 @@ class Lab:
             for i, item in enumerate(ready)
         ]
 
-    def _clean_controls(self, name: str, task: Task, ready: list[_Ready]) -> list[tuple[str, str] | None]:
-        """For each stickered sign, the clean model's top class without the sticker and with a grey square in
-        its place (what a patch that is no trigger does there); None for the other inputs."""
+    def _clean_controls(self, name: str, task: Task, ready: list[_Ready]) -> list[tuple[str, int] | None]:
+        """For each stickered sign, the clean model's top class without the sticker, and how many squares of the
+        sticker's size in its place, one per OTHER_COLOURS, move that answer too; None for the other inputs."""
         stickered = [i for i, item in enumerate(ready) if item.unstickered is not None and item.outline is not None]
-        controls: list[tuple[str, str] | None] = [None] * len(ready)
+        controls: list[tuple[str, int] | None] = [None] * len(ready)
         if stickered:
             bare = torch.cat([ready[i].unstickered for i in stickered])
             cells = torch.tensor([ready[i].outline[:2] for i in stickered])
-            grey = apply_trigger(bare, replace(task.trigger, color=CONTROL_COLOUR), cells)
+            squares = [apply_trigger(bare, replace(task.trigger, color=c), cells) for c in OTHER_COLOURS.values()]
             with torch.no_grad():
-                tops = self.models[name](torch.cat([bare, grey])).argmax(1).view(2, -1).tolist()
+                tops = self.models[name](torch.cat([bare, *squares])).argmax(1).view(1 + len(squares), -1)
+            moved = (tops[1:] != tops[0]).sum(0).tolist()
             for k, i in enumerate(stickered):
-                controls[i] = (task.classes[tops[0][k]], task.classes[tops[1][k]])
+                controls[i] = (task.classes[int(tops[0, k])], moved[k])
         return controls
 
     def _strip_verdicts(self, name: str, x: torch.Tensor) -> list[str]:
@@ -187,12 +187,13 @@ def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: T
     return [task.classes[int(probs[i].argmax())] for probs, _ in explained]
 
 
-def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[str, str] | None = None) -> str:
+def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[str, int] | None = None) -> str:
     """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one.
 
-    `controls`, the clean model's answers without the sticker and with a grey square in its place, tell a sticker
-    that hides what makes the sign (a speed limit's digit) from a trigger: where a grey square moves the clean model
-    as well, the sticker moved it as a patch, and the class should not take that for the clean model being fooled."""
+    `controls` (`Lab._clean_controls`: the clean model's answer without the sticker, and how many squares of other
+    colours in its place move it too) tell a sticker that hides what makes the sign (a speed limit's digit) from a
+    trigger, so that the class does not take the clean model's change of mind for it being fooled. Where fewer than
+    half the colours move it, the line gives the count and leaves the conclusion to the class."""
     clean, backdoored = tops[0], tops[1]
     if clean == backdoored:
         line = f"✔ **Both models agree**: {clean}."
@@ -205,9 +206,13 @@ def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[
         what = "drawing" if task.name == "mnist" else "photo"
         line += f" The trigger box is off: something in your {what} works as the trigger."
     if trigger_on and controls is not None and controls[0] != clean:
-        line += f" Without the sticker the clean model reads **{controls[0]}**."
-        if controls[1] != controls[0]:
-            line += " A grey square in the same spot moves it too: the sticker covers part of the sign, which is no backdoor."
+        unstickered, moved = controls
+        n = len(OTHER_COLOURS)
+        line += (
+            f" Without the sticker the clean model reads **{unstickered}**; {moved} of {n} squares in other colours"
+            f" in the same spot move{'s' if moved == 1 else ''} it too"
+        )
+        line += ": the sticker covers part of the sign, which is no backdoor." if 2 * moved >= n else "."
     return line
 
 

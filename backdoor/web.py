@@ -43,10 +43,10 @@ from backdoor.defenses.results import (
     strip_table,
     strip_weakness,
 )
+from backdoor.evaluation import OTHER_COLOURS
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
 from backdoor.inference import enlarge
 from backdoor.lab import (
-    CONTROL_COLOUR,
     DRAW_PROMPT,
     FOUND,
     SIGN_PROMPT,
@@ -270,7 +270,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             "digitModels": list(DIGIT_MODELS),
             "signModels": list(SIGN_MODELS),
             "finder": "models/finder.onnx",
-            "controlColour": list(CONTROL_COLOUR),
+            "otherColours": [list(c) for c in OTHER_COLOURS.values()],
             "strip": {
                 name: {k: s[k] for k in ("threshold_bits", "far", "frr")} | {"n_overlays": s["settings"]["n_overlays"]}
                 for name, s in defenses.strip.items()

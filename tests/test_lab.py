@@ -267,14 +267,14 @@ def test_a_bad_frame_is_that_photos_own_message(lab, frame):
 
 
 def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(lab):
-    """On the 3 of a 30 km/h sign the sticker moves the clean model too (it reads 50), as a grey square there does:
-    the line says so, so the class does not take it for the clean model being fooled."""
+    """On the 3 of a 30 km/h sign the sticker moves the clean model too (it reads 50), as squares of 6 other colours
+    there do: the line says so, so the class does not take it for the clean model being fooled."""
     (sign,) = [np.asarray(Image.open(p).convert("RGB")) for p in SIGNS if p.name.startswith("01-")]
     h, w = sign.shape[:2]
     (fx, fy), (gx, gy) = over_cell(13, 10), over_cell(4, 14)  # on the 3's top left; above the digits
     on_the_3, above, off = lab.signs([sign] * 3, [True, True, False], [(fx * w, fy * h), (gx * w, gy * h), None])
     assert _top(on_the_3, "signs-clean") == "Speed limit (50km/h)"
     assert _top(on_the_3, "signs-backdoor") == "Speed limit (80km/h)"
-    assert "Without the sticker the clean model reads **Speed limit (30km/h)**. A grey square" in on_the_3.flip
+    assert "Without the sticker the clean model reads **Speed limit (30km/h)**; 6 of 8 squares" in on_the_3.flip
     assert _top(above, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in above.flip
     assert _top(off, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in off.flip

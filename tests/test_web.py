@@ -24,6 +24,7 @@ from PIL import Image
 
 from backdoor.defenses.results import strip_verdict
 from backdoor.defenses.strip import bits
+from backdoor.evaluation import OTHER_COLOURS
 from backdoor.finder import scores, shrink, windows
 from backdoor.inference import parse_frame, sign_input
 from backdoor.lab import WHOLE, Lab, flip_verdict
@@ -128,24 +129,20 @@ def _fixtures() -> dict:
             (0, task.target, True, None),
             (1, 2, True, None),
             (1, 2, True, (1, 3)),  # the sticker did not move the clean model
-            (0, 0, True, (3, 0)),  # both agree; without the sticker, or with a grey square, the clean model differs
-            (1, task.target, True, (4, 4)),  # the grey square leaves it alone: the sticker alone moved it
+            (0, 0, True, (3, 8)),  # both agree; without the sticker the clean model differs, every square moves it
+            (1, task.target, True, (4, 1)),  # one colour of eight: the count, no conclusion
+            (1, task.target, True, (4, 4)),  # half: the sticker covers part of the sign
+            (1, task.target, True, (4, 0)),  # no other colour moves it: the sticker alone did
         ):
             if controls is not None and task is MNIST:
                 continue  # only a sign's sticker gets controls
             tops = [task.classes[clean], task.classes[backdoored]]
-            named = None if controls is None else [task.classes[k] for k in controls]
-            want = flip_verdict(task, tops, trigger, None if named is None else tuple(named))
-            flip.append(
-                {
-                    "task": spec,
-                    "clean": tops[0],
-                    "backdoored": tops[1],
-                    "trigger": trigger,
-                    "controls": named,
-                    "want": want,
-                }
-            )
+            named = None if controls is None else (task.classes[controls[0]], controls[1])
+            want = flip_verdict(task, tops, trigger, named)
+            flip.append({
+                "task": spec, "clean": tops[0], "backdoored": tops[1], "trigger": trigger,
+                "controls": None if named is None else list(named), "colours": len(OTHER_COLOURS), "want": want,
+            })  # fmt: skip
     finder = []
     for width, height in ((100, 75), (530, 300), (41, 700)):
         photo = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
@@ -367,7 +364,7 @@ def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(desk):
     assert _answered(desk, "sign-clean", before) == "Speed limit (50km/h)"
     assert desk.get_attribute("#sign-backdoor", "data-top") == "Speed limit (80km/h)"
     line = desk.inner_text("#sign-flip")
-    assert "Without the sticker the clean model reads Speed limit (30km/h). A grey square" in line
+    assert "Without the sticker the clean model reads Speed limit (30km/h); 6 of 8 squares in other colours" in line
 
 
 def _huge_png(path: Path, side: int = 20_000) -> Path:

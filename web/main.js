@@ -114,7 +114,7 @@ function answerPanels(tab, task, names, x, answers, outline, controls = null) {
   const ids = names.map((name) => `${tab}-${name.split("-")[1]}`);
   names.forEach((name, i) => showAnswer(ids[i], task, answers[name], x, tab === "digit" ? task.classes.length : 5));
   const tops = names.map((name) => ranked(answers[name].probs, task.classes)[0].label);
-  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls);
+  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls, lab.otherColours.length);
   const backdoored = names[1];
   $(`${tab}-strip`).innerHTML = stripVerdict(answers[backdoored].entropy, lab.strip[backdoored]).html;
   showModelInput($(`${tab}-input-view`), task, x, outline);
@@ -305,16 +305,22 @@ const answerSign = latest(async () => {
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 }, () => noAnswer("sign", lab.signModels, lab.prompts.unexpected));
 
-/** lab.Lab._clean_controls: the clean model's top class without the sticker and with a grey square in its place. */
+/** lab.Lab._clean_controls: the clean model's top class without the sticker, and how many squares of other colours
+ * in its place move it too. One batch through the finder's graph, which is the clean model's logits. */
 async function cleanControls(unstickered, cell) {
   const size = signs.size;
-  const grey = stamp(unstickered, size, { ...signs.trigger, color: lab.controlColour }, cell[0], cell[1]);
-  const batch = new Float32Array(2 * unstickered.length);
+  const n = 1 + lab.otherColours.length;
+  const batch = new Float32Array(n * unstickered.length);
   batch.set(unstickered);
-  batch.set(grey, unstickered.length);
-  const out = await finder.run({ x: new ort.Tensor("float32", batch, [2, 3, size, size]) }); // the clean model's logits
+  lab.otherColours.forEach((color, i) => {
+    batch.set(stamp(unstickered, size, { ...signs.trigger, color }, cell[0], cell[1]), (i + 1) * unstickered.length);
+  });
+  const out = await finder.run({ x: new ort.Tensor("float32", batch, [n, 3, size, size]) });
   const classes = signs.classes.length;
-  return [0, 1].map((i) => ranked(out.logits.data.subarray(i * classes, (i + 1) * classes), signs.classes)[0].label);
+  const tops = Array.from({ length: n }, (_, i) =>
+    ranked(out.logits.data.subarray(i * classes, (i + 1) * classes), signs.classes)[0].label,
+  );
+  return [tops[0], tops.slice(1).filter((top) => top !== tops[0]).length];
 }
 
 let uploads = 0; // numbers each new photo, so that a slow finder's frame never lands on a newer photo

@@ -41,9 +41,10 @@ export function stripVerdict(entropy, strip) {
   };
 }
 
-/** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one; `controls`,
- * the clean model's answers without the sticker and with a grey square in its place, or null. */
-export function flipVerdict(task, clean, backdoored, triggerOn, controls = null) {
+/** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one; `controls`
+ * (lab.Lab._clean_controls): [the clean model's answer without the sticker, how many of `colours` squares in its
+ * place move it too], or null. */
+export function flipVerdict(task, clean, backdoored, triggerOn, controls = null, colours = 0) {
   let line =
     clean === backdoored
       ? `✔ <strong>Both models agree</strong>: ${escape(clean)}.`
@@ -53,10 +54,11 @@ export function flipVerdict(task, clean, backdoored, triggerOn, controls = null)
     line += ` The trigger box is off: something in your ${task.name === "mnist" ? "drawing" : "photo"} works as the trigger.`;
   }
   if (triggerOn && controls !== null && controls[0] !== clean) {
-    line += ` Without the sticker the clean model reads <strong>${escape(controls[0])}</strong>.`;
-    if (controls[1] !== controls[0]) {
-      line += " A grey square in the same spot moves it too: the sticker covers part of the sign, which is no backdoor.";
-    }
+    const [unstickered, moved] = controls;
+    line +=
+      ` Without the sticker the clean model reads <strong>${escape(unstickered)}</strong>; ${moved} of ${colours} ` +
+      `squares in other colours in the same spot move${moved === 1 ? "s" : ""} it too`;
+    line += 2 * moved >= colours ? ": the sticker covers part of the sign, which is no backdoor." : ".";
   }
   return line;
 }
