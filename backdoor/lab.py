@@ -157,11 +157,11 @@ class Lab:
             for i, item in enumerate(ready)
         ]
 
-    def _clean_controls(self, name: str, task: Task, ready: list[_Ready]) -> list[tuple[str, int] | None]:
-        """For each stickered sign, the clean model's top class without the sticker, and how many squares of the
-        sticker's size in its place, one per OTHER_COLOURS, move that answer too; None for the other inputs."""
+    def _clean_controls(self, name: str, task: Task, ready: list[_Ready]) -> list[tuple[str, int, int] | None]:
+        """For each stickered sign: the clean model's top class without the sticker, how many squares of the
+        sticker's size in its place, one per OTHER_COLOURS, move that answer too, and of how many; else None."""
         stickered = [i for i, item in enumerate(ready) if item.unstickered is not None and item.outline is not None]
-        controls: list[tuple[str, int] | None] = [None] * len(ready)
+        controls: list[tuple[str, int, int] | None] = [None] * len(ready)
         if stickered:
             bare = torch.cat([ready[i].unstickered for i in stickered])
             cells = torch.tensor([ready[i].outline[:2] for i in stickered])
@@ -170,7 +170,7 @@ class Lab:
                 tops = self.models[name](torch.cat([bare, *squares])).argmax(1).view(1 + len(squares), -1)
             moved = (tops[1:] != tops[0]).sum(0).tolist()
             for k, i in enumerate(stickered):
-                controls[i] = (task.classes[int(tops[0, k])], moved[k])
+                controls[i] = (task.classes[int(tops[0, k])], moved[k], len(squares))
         return controls
 
     def _strip_verdicts(self, name: str, x: torch.Tensor) -> list[str]:
@@ -187,13 +187,13 @@ def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: T
     return [task.classes[int(probs[i].argmax())] for probs, _ in explained]
 
 
-def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[str, int] | None = None) -> str:
+def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[str, int, int] | None = None) -> str:
     """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one.
 
-    `controls` (`Lab._clean_controls`: the clean model's answer without the sticker, and how many squares of other
-    colours in its place move it too) tell a sticker that hides what makes the sign (a speed limit's digit) from a
-    trigger, so that the class does not take the clean model's change of mind for it being fooled. Where fewer than
-    half the colours move it, the line gives the count and leaves the conclusion to the class."""
+    `controls` (`Lab._clean_controls`: the clean model's answer without the sticker, how many squares of other
+    colours in its place move it too, of how many) tell a sticker that hides what makes the sign (a speed limit's
+    digit) from a trigger, so that the class does not take the clean model's change of mind for it being fooled.
+    Where fewer than half the colours move it, the line gives the count and leaves the conclusion to the class."""
     clean, backdoored = tops[0], tops[1]
     if clean == backdoored:
         line = f"✔ **Both models agree**: {clean}."
@@ -206,13 +206,14 @@ def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[
         what = "drawing" if task.name == "mnist" else "photo"
         line += f" The trigger box is off: something in your {what} works as the trigger."
     if trigger_on and controls is not None and controls[0] != clean:
-        unstickered, moved = controls
-        n = len(OTHER_COLOURS)
-        line += (
-            f" Without the sticker the clean model reads **{unstickered}**; {moved} of {n} squares in other colours"
-            f" in the same spot move{'s' if moved == 1 else ''} it too"
-        )
-        line += ": the sticker covers part of the sign, which is no backdoor." if 2 * moved >= n else "."
+        unstickered, moved, tried = controls
+        line += f" Without the sticker the clean model reads **{unstickered}**; "
+        if not moved:
+            return line + f"none of {tried} squares in other colours in the same spot moves it."
+        line += f"{moved} of {tried} squares in other colours in the same spot move{'s' if moved == 1 else ''} it too"
+        if 2 * moved < tried:
+            return line + "."
+        return line + ": for the clean model the sticker only covers part of the sign, which is no backdoor."
     return line
 
 

@@ -132,16 +132,17 @@ def _fixtures() -> dict:
             (0, 0, True, (3, 8)),  # both agree; without the sticker the clean model differs, every square moves it
             (1, task.target, True, (4, 1)),  # one colour of eight: the count, no conclusion
             (1, task.target, True, (4, 4)),  # half: the sticker covers part of the sign
+            (1, task.target, True, (4, 3)),  # under half: the count only
             (1, task.target, True, (4, 0)),  # no other colour moves it: the sticker alone did
         ):
             if controls is not None and task is MNIST:
                 continue  # only a sign's sticker gets controls
             tops = [task.classes[clean], task.classes[backdoored]]
-            named = None if controls is None else (task.classes[controls[0]], controls[1])
+            named = None if controls is None else (task.classes[controls[0]], controls[1], len(OTHER_COLOURS))
             want = flip_verdict(task, tops, trigger, named)
             flip.append({
                 "task": spec, "clean": tops[0], "backdoored": tops[1], "trigger": trigger,
-                "controls": None if named is None else list(named), "colours": len(OTHER_COLOURS), "want": want,
+                "controls": None if named is None else list(named), "want": want,
             })  # fmt: skip
     finder = []
     for width, height in ((100, 75), (530, 300), (41, 700)):

@@ -114,7 +114,7 @@ function answerPanels(tab, task, names, x, answers, outline, controls = null) {
   const ids = names.map((name) => `${tab}-${name.split("-")[1]}`);
   names.forEach((name, i) => showAnswer(ids[i], task, answers[name], x, tab === "digit" ? task.classes.length : 5));
   const tops = names.map((name) => ranked(answers[name].probs, task.classes)[0].label);
-  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls, lab.otherColours.length);
+  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls);
   const backdoored = names[1];
   $(`${tab}-strip`).innerHTML = stripVerdict(answers[backdoored].entropy, lab.strip[backdoored]).html;
   showModelInput($(`${tab}-input-view`), task, x, outline);
@@ -297,7 +297,12 @@ const answerSign = latest(async () => {
   const x = sticker ? stamp(unstickered, signs.size, signs.trigger, cell[0], cell[1]) : unstickered;
   const answers = await explainAll(lab.signModels, signs, x);
   const clean = ranked(answers[lab.signModels[0]].probs, signs.classes)[0].label;
-  const controls = sticker ? await cleanControls(unstickered, cell, clean) : null;
+  const controls = sticker
+    ? await cleanControls(unstickered, cell, clean).catch((err) => {
+        console.error(err); // the answer stands without the line's extra words
+        return null;
+      })
+    : null;
   if (sign.photo !== photo) return; // a newer photo's answer is queued
   showPhoto(photo, frame, sticker ? cell : null);
   const outline = sticker ? [cell[0], cell[1], signs.trigger.side] : null;
@@ -306,22 +311,23 @@ const answerSign = latest(async () => {
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 }, () => noAnswer("sign", lab.signModels, lab.prompts.unexpected));
 
-/** lab.Lab._clean_controls: the clean model's top class without the sticker, and how many squares of other colours
- * in its place move it too, through the finder's graph (the clean model's logits). The eight squares run only where
- * the sticker moved the clean model (`clean`, its answer with the sticker), the one case the line uses them: a
- * batch of nine cost the page ~6 ms an answer. */
+/** lab.Lab._clean_controls: [the clean model's top class without the sticker, how many squares of other colours in
+ * its place move it too, of how many], through the finder's graph (the clean model's logits). The eight squares run
+ * only where the sticker moved the clean model (`clean`, its answer with the sticker), the one case the line reads
+ * the count (null otherwise): a batch of nine on every answer cost the page ~6 ms. */
 async function cleanControls(unstickered, cell, clean) {
   const size = signs.size;
   const classes = signs.classes.length;
+  const tried = lab.otherColours.length;
   const tops = async (batch, n) => {
     const out = await finder.run({ x: new ort.Tensor("float32", batch, [n, 3, size, size]) });
     return Array.from({ length: n }, (_, i) => ranked(out.logits.data.subarray(i * classes, (i + 1) * classes), signs.classes)[0].label);
   };
   const [bare] = await tops(unstickered, 1);
-  if (bare === clean) return [bare, 0];
-  const batch = new Float32Array(lab.otherColours.length * unstickered.length);
+  if (bare === clean) return [bare, null, tried];
+  const batch = new Float32Array(tried * unstickered.length);
   lab.otherColours.forEach((color, i) => batch.set(stamp(unstickered, size, { ...signs.trigger, color }, cell[0], cell[1]), i * unstickered.length));
-  return [bare, (await tops(batch, lab.otherColours.length)).filter((top) => top !== bare).length];
+  return [bare, (await tops(batch, tried)).filter((top) => top !== bare).length, tried];
 }
 
 let uploads = 0; // numbers each new photo, so that a slow finder's frame never lands on a newer photo

@@ -42,9 +42,9 @@ export function stripVerdict(entropy, strip) {
 }
 
 /** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one; `controls`
- * (lab.Lab._clean_controls): [the clean model's answer without the sticker, how many of `colours` squares in its
- * place move it too], or null. */
-export function flipVerdict(task, clean, backdoored, triggerOn, controls = null, colours = 0) {
+ * (lab.Lab._clean_controls): [the clean model's answer without the sticker, how many squares of other colours in
+ * its place move it too, of how many], or null. The count is read only where the first differs from `clean`. */
+export function flipVerdict(task, clean, backdoored, triggerOn, controls = null) {
   let line =
     clean === backdoored
       ? `✔ <strong>Both models agree</strong>: ${escape(clean)}.`
@@ -54,11 +54,12 @@ export function flipVerdict(task, clean, backdoored, triggerOn, controls = null,
     line += ` The trigger box is off: something in your ${task.name === "mnist" ? "drawing" : "photo"} works as the trigger.`;
   }
   if (triggerOn && controls !== null && controls[0] !== clean) {
-    const [unstickered, moved] = controls;
-    line +=
-      ` Without the sticker the clean model reads <strong>${escape(unstickered)}</strong>; ${moved} of ${colours} ` +
-      `squares in other colours in the same spot move${moved === 1 ? "s" : ""} it too`;
-    line += 2 * moved >= colours ? ": the sticker covers part of the sign, which is no backdoor." : ".";
+    const [unstickered, moved, tried] = controls;
+    line += ` Without the sticker the clean model reads <strong>${escape(unstickered)}</strong>; `;
+    if (!moved) return line + `none of ${tried} squares in other colours in the same spot moves it.`;
+    line += `${moved} of ${tried} squares in other colours in the same spot move${moved === 1 ? "s" : ""} it too`;
+    if (2 * moved < tried) return line + ".";
+    return line + ": for the clean model the sticker only covers part of the sign, which is no backdoor.";
   }
   return line;
 }
