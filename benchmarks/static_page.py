@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 page.wait_for_timeout(30)
             page.wait_for_function(f"window.labTimings.length >= {covered_from + args.runs}")
+            streets_from = page.evaluate("window.labTimings.length")  # the examples picked above were found too
             for street in sorted(STREETS.glob("*.jpg")):  # the finder, once per uploaded photo
                 before_find = page.evaluate("window.labTimings.length")
                 page.set_input_files("#sign-file", str(street))
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         f"page load to the first answer: {first_answer:.2f} s (goal <= 2 s); transfer {transfer / 1e6:.1f} MB (goal <= 15)"
     )
     print(f"digit answers ({len(digits)}): p50 {_p(digits, 50):.1f} ms, p95 {_p(digits, 95):.1f} ms (goal <= 15)")
-    finds = [t["ms"] for t in timings if t["kind"] == "find"]
+    finds = [t["ms"] for t in timings[streets_from:] if t["kind"] == "find"]
     print(
         f"finding the sign in a 640x480 street photo ({len(finds)}): p50 {_p(finds, 50):.0f} ms, max {max(finds):.0f} ms"
     )
