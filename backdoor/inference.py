@@ -48,6 +48,12 @@ def sticker_cell(
     return row, col
 
 
+def cell_point(trigger: Trigger, size: int, row: int, col: int) -> tuple[float, float]:
+    """`sticker_cell`'s inverse: (x, y) as fractions of the photo that put the sticker's top-left on (row, col), the
+    middle of the span that rounds to that cell, so a point a little off still lands there (tests, benchmarks)."""
+    return (col + trigger.side / 2) / size, (row + trigger.side / 2) / size
+
+
 Frame = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo
 
 

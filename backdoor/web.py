@@ -46,16 +46,7 @@ from backdoor.defenses.results import (
 from backdoor.evaluation import OTHER_COLOURS
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
 from backdoor.inference import enlarge
-from backdoor.lab import (
-    DRAW_PROMPT,
-    FOUND,
-    SIGN_PROMPT,
-    STICKER_OFF,
-    STICKER_ON,
-    TRIGGER_OFF,
-    TRIGGER_ON,
-    UNEXPECTED,
-)
+from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
 from backdoor.onnx_graph import logits_graph, saliency_graph
 from backdoor.preprocess import to_float
 from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary

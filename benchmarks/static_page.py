@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import sync_playwright
 
+from backdoor.inference import cell_point
+from backdoor.tasks import SIGNS
 from backdoor.web import build, served
 
 CHROMIUM = "/usr/bin/chromium"
@@ -90,10 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             photo = page.locator("#sign-photo").bounding_box()
             covered_from = page.evaluate("window.labTimings.length")
             for i in range(args.runs):  # the sticker on the 3, where it moves the clean model: nine more passes
-                row, col = COVERS_THE_3[i % len(COVERS_THE_3)]
-                page.mouse.click(
-                    photo["x"] + photo["width"] * (col + 2) / 32, photo["y"] + photo["height"] * (row + 2) / 32
-                )
+                fx, fy = cell_point(SIGNS.trigger, SIGNS.size, *COVERS_THE_3[i % len(COVERS_THE_3)])
+                page.mouse.click(photo["x"] + photo["width"] * fx, photo["y"] + photo["height"] * fy)
                 page.wait_for_timeout(30)
             page.wait_for_function(f"window.labTimings.length >= {covered_from + args.runs}")
             streets_from = page.evaluate("window.labTimings.length")  # the examples picked above were found too

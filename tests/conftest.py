@@ -13,6 +13,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from backdoor.checkpoints import load_checkpoint
+from backdoor.inference import cell_point
 from backdoor.lab import Lab
 from backdoor.shipped import APP_MODELS, weights_path
 from backdoor.tasks import SIGNS
@@ -47,10 +48,8 @@ def picture(output: dict) -> Image.Image:
 
 
 def over_cell(row: int, col: int) -> tuple[float, float]:
-    """(x, y) as fractions of a sign's photo that put the sticker's top-left on (row, col) of the model's grid: the
-    middle of the span `inference.sticker_cell` rounds to that cell, so a click a few screen pixels off still lands."""
-    half = SIGNS.trigger.side / 2
-    return (col + half) / SIGNS.size, (row + half) / SIGNS.size
+    """Where on a sign's photo (fractions) to click for the sticker on (row, col) of the model's grid."""
+    return cell_point(SIGNS.trigger, SIGNS.size, row, col)
 
 
 def require(condition: bool, reason: str) -> None:
