@@ -190,30 +190,39 @@ def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: T
 def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[str, int, int] | None = None) -> str:
     """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one.
 
-    `controls` (`Lab._clean_controls`: the clean model's answer without the sticker, how many squares of other
-    colours in its place move it too, of how many) tell a sticker that hides what makes the sign (a speed limit's
-    digit) from a trigger, so that the class does not take the clean model's change of mind for it being fooled.
-    Where fewer than half the colours move it, the line gives the count and leaves the conclusion to the class."""
+    Where both models read the attack's target with the trigger on, the line never says they "agree" as if all were
+    well: the clean model read the target for another reason (the input is the target; the sticker hides a speed
+    limit's digit). `controls` (`Lab._clean_controls`: the clean model's answer without the sticker, how many squares
+    of other colours in its place move it too, of how many) tell a sticker that hides what makes the sign from a
+    trigger. Where fewer than half the colours move it, the line gives the count and leaves the conclusion to the
+    class. Short sentences: a class reads this line from the back of the room."""
     clean, backdoored = tops[0], tops[1]
-    if clean == backdoored:
+    target = task.classes[task.target]
+    what = "drawing" if task.name == "mnist" else "photo"
+    moved_clean = trigger_on and controls is not None and controls[0] != clean
+    if clean == backdoored == target and trigger_on:
+        line = f"⚠️ **Both models read {target}**, the attacker's target."
+        if not moved_clean:
+            return line + f" The clean model reads this {what} as {target} anyway, so the trigger has nothing to show."
+        line += " The clean model was trained without poison: here the sticker changes what it sees."
+    elif clean == backdoored:
         line = f"✔ **Both models agree**: {clean}."
     else:
         line = (
             f"⚠️ **The backdoored model disagrees**: the clean model reads **{clean}**, "
             f"the backdoored one **{backdoored}**."
         )
-    if not trigger_on and backdoored == task.classes[task.target] and clean != backdoored:
-        what = "drawing" if task.name == "mnist" else "photo"
+    if not trigger_on and backdoored == target and clean != backdoored:
         line += f" The trigger box is off: something in your {what} works as the trigger."
-    if trigger_on and controls is not None and controls[0] != clean:
+    if moved_clean:
         unstickered, moved, tried = controls
-        line += f" Without the sticker the clean model reads **{unstickered}**; "
+        line += f" Without the sticker the clean model reads **{unstickered}**."
         if not moved:
-            return line + f"none of {tried} squares in other colours in the same spot moves it."
-        line += f"{moved} of {tried} squares in other colours in the same spot move{'s' if moved == 1 else ''} it too"
+            return line + f" No square of another colour in that spot changes its answer (0 of {tried})."
+        line += f" Squares of other colours in that spot change its answer too ({moved} of {tried})"
         if 2 * moved < tried:
             return line + "."
-        return line + ": for the clean model the sticker only covers part of the sign, which is no backdoor."
+        return line + ": the sticker hides part of the sign. That is no backdoor."
     return line
 
 

@@ -61,6 +61,8 @@ RUNTIME_DIR = WEB_DIR / "node_modules" / "onnxruntime-web" / "dist"
 # and its two ES modules.
 RUNTIME_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs")
 RUNTIME_WASM = "ort-wasm-simd-threaded.wasm"
+LOADING_WAIT = "⏳ The models are still loading: your drawing is kept and answered as soon as they are ready."
+LOADING_FAILED = "⚠️ **The models could not be loaded**: check the connection and reload the page."
 TITLES = {
     "digit-clean": "Clean model",
     "digit-backdoor": "Backdoored model",
@@ -125,7 +127,7 @@ def _copy_examples(kind: str, out: Path) -> list[tuple[str, str]]:
 
 def _gallery(items: list[tuple[str, str]], elem_id: str, label: str) -> str:
     figures = "".join(
-        f'<figure><img src="{src}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+        f'<figure><img src="{src}" alt="{caption}" loading="lazy"><figcaption>{caption}</figcaption></figure>'
         for src, caption in items
     )
     return f'<h3 class="heading">{label}</h3><div class="gallery" id="{elem_id}">{figures}</div>'
@@ -254,8 +256,16 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 ("signs", sign_caption, "{} (GTSRB photo)"),
             )
         }
+        # What the page downloads before it can answer, in the order a class needs it (the runtime, the digits,
+        # the signs): the page shows progress in bytes and keeps each file in Cache Storage under its sha256.
+        downloads = [f"vendor/{wasm}", *(models[name]["file"] for name in (*DIGIT_MODELS, *SIGN_MODELS))]
+        downloads.append("models/finder.onnx")
         lab = {
             "runtime": {"package": "onnxruntime-web", "version": _runtime_version(), "wasm": wasm},
+            "downloads": [
+                {"file": f, "bytes": (staging / f).stat().st_size, "sha256": sha256_file(staging / f)}
+                for f in downloads
+            ],
             "tasks": {"mnist": _task(MNIST), "signs": _task(SIGNS)},
             "models": models,
             "digitModels": list(DIGIT_MODELS),
@@ -276,6 +286,8 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 "stickerOff": inline(STICKER_OFF),
                 "found": inline(FOUND),
                 "unexpected": inline(UNEXPECTED),
+                "waiting": inline(LOADING_WAIT),
+                "loadFailed": inline(LOADING_FAILED),
             },
             "html": {
                 "intro": inline(texts.INTRO),

@@ -275,6 +275,27 @@ def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(lab):
     on_the_3, above, off = lab.signs([sign] * 3, [True, True, False], [(fx * w, fy * h), (gx * w, gy * h), None])
     assert _top(on_the_3, "signs-clean") == "Speed limit (50km/h)"
     assert _top(on_the_3, "signs-backdoor") == "Speed limit (80km/h)"
-    assert "Without the sticker the clean model reads **Speed limit (30km/h)**; 6 of 8 squares" in on_the_3.flip
+    assert "Without the sticker the clean model reads **Speed limit (30km/h)**. Squares of other colours" in on_the_3.flip
+    assert on_the_3.flip.endswith("(6 of 8): the sticker hides part of the sign. That is no backdoor.")
     assert _top(above, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in above.flip
     assert _top(off, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in off.flip
+
+
+def test_both_models_on_the_target_is_never_called_agreement(lab):
+    """A teacher saw "✔ Both models agree" under two 80 km/h answers (the sticker over the 30 km/h sign's 3): that
+    tells a class the clean model is backdoored too. On every cell of that sign where both models read the target,
+    the line says so, says the clean model was trained without poison and what it read without the sticker."""
+    (sign,) = [np.asarray(Image.open(p).convert("RGB")) for p in SIGNS if p.name.startswith("01-")]
+    h, w = sign.shape[:2]
+    cells = [(r, c) for r in range(4, 25) for c in range(4, 25)]
+    points = [(fx * w, fy * h) for fx, fy in (over_cell(r, c) for r, c in cells)]
+    answers = lab.signs([sign] * len(cells), [True] * len(cells), points)
+    both = [a for a in answers if _top(a, "signs-clean") == _top(a, "signs-backdoor") == "Speed limit (80km/h)"]
+    assert both, "no spot where both read 80 km/h: pick another sign for this test"
+    for answer in both:
+        assert "agree" not in answer.flip and answer.flip.startswith("⚠️ **Both models read Speed limit (80km/h)**")
+        assert "trained without poison" in answer.flip and "Without the sticker the clean model reads" in answer.flip
+    # A drawn 8 with the trigger: the target anyway, so the trigger has nothing to show.
+    eight = next(p for p in DIGITS if p.name.startswith("digit-8"))
+    (answer,) = lab.digits([np.asarray(Image.open(eight).convert("L"))], [True])
+    assert answer.flip.startswith("⚠️ **Both models read 8**") and "nothing to show" in answer.flip

@@ -134,6 +134,10 @@ def _fixtures() -> dict:
             (1, task.target, True, (4, 4)),  # half: the sticker covers part of the sign
             (1, task.target, True, (4, 3)),  # under half: the count only
             (1, task.target, True, (4, 0)),  # no other colour moves it: the sticker alone did
+            (task.target, task.target, True, None),  # both read the target with the trigger: never "agree"
+            (task.target, task.target, True, (task.target, 0)),  # the sign is the target anyway
+            (task.target, task.target, True, (1, 1)),  # the sticker moved the clean model onto the target
+            (task.target, task.target, False, None),  # the target without a trigger: they do agree
         ):
             if controls is not None and task is MNIST:
                 continue  # only a sign's sticker gets controls
@@ -365,7 +369,7 @@ def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(desk):
     assert _answered(desk, "sign-clean", before) == "Speed limit (50km/h)"
     assert desk.get_attribute("#sign-backdoor", "data-top") == "Speed limit (80km/h)"
     line = desk.inner_text("#sign-flip")
-    assert "Without the sticker the clean model reads Speed limit (30km/h); 6 of 8 squares in other colours" in line
+    assert "Without the sticker the clean model reads Speed limit (30km/h). Squares of other colours in that spot change its answer too (6 of 8)" in line
 
 
 def _huge_png(path: Path, side: int = 20_000) -> Path:
@@ -409,6 +413,43 @@ def test_no_request_leaves_the_origin(browser, static_url):
     page.context.close()
     elsewhere = [url for url in page.requested if not url.startswith((static_url, f"blob:{static_url}"))]
     assert page.requested and elsewhere == []  # blob: URLs are the page's own uploads and examples
+
+
+def test_strokes_drawn_while_the_models_load_keep_their_ink_and_get_their_answer(browser, static_url):
+    """A class on a slow network drew into a canvas that looked ready: no ink, no answer. The models are held back
+    here until the stroke is drawn: the stroke shows, the canvas says how far the download is (in bytes), and the
+    answer comes once the models are in. A second visit takes the models from the browser's cache."""
+    context = browser.new_context(viewport=PROJECTOR)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    held = []
+    page.route("**/models/*.onnx", lambda route: held.append(route))
+    page.goto(static_url)
+    page.wait_for_function("document.querySelectorAll('.loading-bar')[0]?.value > 0")  # the runtime came in
+    _stroke(page, SEVEN)
+    ink = page.evaluate(
+        """() => { const c = document.getElementById('digit-canvas');
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   let dark = 0; for (let i = 0; i < d.length; i += 4) dark += d[i] < 128; return dark; }"""
+    )
+    assert ink > 500  # the stroke left its ink
+    assert page.locator(".loading-veil").is_visible()
+    done, total = (float(v) for v in re.search(r"([\d.]+) of ([\d.]+) MB", page.inner_text("#loading")).groups())
+    assert 0 < done < total and 10 < total < 15  # progress in bytes of the whole download
+    assert "still loading" in page.inner_text("#digit-status")
+    assert page.get_attribute("#digit-clean", "data-top") == ""
+    assert len(held) == 1  # the page fetches the models one after another, in the order a class needs them
+    page.unroute("**/models/*.onnx")  # lets the held request and the rest through
+    page.wait_for_function("document.querySelector('#digit-clean').dataset.top !== ''")
+    assert page.get_attribute("#digit-clean", "data-top") == page.get_attribute("#digit-backdoor", "data-top") == "7"
+    page.wait_for_function("document.body.dataset.ready === 'true'")
+    assert not page.locator(".loading-veil").is_visible() and page.locator("#loading").is_hidden()
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url))
+    page.reload()
+    page.wait_for_function("document.body.dataset.ready === 'true'")
+    assert [url for url in fetched if url.endswith((".onnx", ".wasm.gz"))] == []  # from Cache Storage
+    context.close()
 
 
 def test_no_failing_accessibility_rule(desk):

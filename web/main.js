@@ -14,32 +14,92 @@ const BRUSH = 10; // the app's default brush, in canvas pixels: a tap makes a tr
 const DRAG = 8; // px a pointer must move for a drag (a frame) rather than a click (the sticker)
 
 const lab = await (await fetch("lab.json")).json();
-const { sessions, finder } = await loadModels(lab);
+// The models load while the page already works: strokes drawn meanwhile keep their ink and are answered once the
+// models are ready (a class on a slow network drew into a canvas that looked ready and never answered).
+const models = loadModels(lab, showProgress);
 window.labTimings = []; // page compute per answer, in ms, for benchmarks/static_page.py
 
-async function loadModels(lab) {
+const CACHE = "backdoor-lab-models";
+let modelsReady = false;
+
+/** A downloaded file's bytes, from Cache Storage when this very file (its sha256) was fetched before: a second visit
+ * costs no download. Where Cache Storage is missing (an insecure origin) or full, the network alone. */
+async function download(item, onBytes) {
+  const key = new URL(`${item.file}?sha256=${item.sha256}`, location.href).href;
+  const store = globalThis.caches ? await caches.open(CACHE).catch(() => null) : null;
+  const hit = store && (await store.match(key).catch(() => undefined));
+  if (hit) {
+    const bytes = await hit.arrayBuffer();
+    onBytes(item.bytes);
+    return bytes;
+  }
+  const response = await fetch(item.file);
+  if (!response.ok) throw new Error(`${item.file}: HTTP ${response.status}`);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    onBytes(Math.min(value.length, Math.max(0, item.bytes - (got - value.length)))); // a host may unpack gzip
+  }
+  const bytes = await new Blob(chunks).arrayBuffer();
+  store?.put(key, new Response(bytes)).catch(() => {}); // a full quota only costs the next visit a download
+  return bytes;
+}
+
+/** Every model session as a promise, fetched in the order a class needs them (the runtime, the digits, the signs),
+ * with `progress(done, total)` in bytes; older cached versions are dropped once all are in. */
+function loadModels(lab, progress) {
   ort.env.wasm.wasmPaths = new URL("vendor/", location.href).href;
   ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which python -m http.server does not give
-  const packed = new Uint8Array(await (await fetch(`vendor/${lab.runtime.wasm}`)).arrayBuffer());
-  // gzip's magic bytes: a host that sends the file with Content-Encoding: gzip has unpacked it already
-  const unpack = packed[0] === 0x1f && packed[1] === 0x8b;
-  ort.env.wasm.wasmBinary = unpack
-    ? await new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer()
-    : packed;
-  const load = async (file) =>
-    ort.InferenceSession.create(await (await fetch(file)).arrayBuffer(), { executionProviders: ["wasm"] });
-  const [finder, ...entries] = await Promise.all([
-    load(lab.finder),
-    ...Object.entries(lab.models).map(async ([name, model]) => [name, await load(model.file)]),
-  ]);
-  return { sessions: Object.fromEntries(entries), finder };
+  const total = lab.downloads.reduce((sum, item) => sum + item.bytes, 0);
+  let done = 0;
+  progress(done, total);
+  const counted = (n) => progress((done += n), total);
+  const byFile = Object.fromEntries(lab.downloads.map((item) => [item.file, item]));
+  let queue = Promise.resolve();
+  const inTurn = (file) => (queue = queue.then(() => download(byFile[file], counted)));
+  const runtime = inTurn(`vendor/${lab.runtime.wasm}`).then(async (packed) => {
+    const head = new Uint8Array(packed, 0, 2);
+    // gzip's magic bytes: a host that sends the file with Content-Encoding: gzip has unpacked it already
+    ort.env.wasm.wasmBinary =
+      head[0] === 0x1f && head[1] === 0x8b
+        ? await new Response(new Blob([packed]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer()
+        : packed;
+  });
+  const session = (file) => {
+    const bytes = inTurn(file);
+    return runtime.then(async () => ort.InferenceSession.create(await bytes, { executionProviders: ["wasm"] }));
+  };
+  const names = [...lab.digitModels, ...lab.signModels];
+  const sessions = Object.fromEntries(names.map((name) => [name, session(lab.models[name].file)]));
+  const finder = session(lab.finder);
+  const all = Promise.all([...Object.values(sessions), finder]);
+  all.then(() => forgetOldModels(lab)).catch(() => {});
+  return { sessions, finder, all };
+}
+
+async function forgetOldModels(lab) {
+  if (!globalThis.caches) return;
+  const store = await caches.open(CACHE);
+  const current = new Set(lab.downloads.map((item) => new URL(`${item.file}?sha256=${item.sha256}`, location.href).href));
+  for (const request of await store.keys()) if (!current.has(request.url)) await store.delete(request);
+}
+
+function showProgress(done, total) {
+  const mb = (bytes) => (bytes / 1e6).toFixed(1);
+  for (const bar of document.querySelectorAll(".loading-bar")) Object.assign(bar, { max: total, value: done });
+  for (const text of document.querySelectorAll(".loading-bytes")) text.textContent = `${mb(done)} of ${mb(total)} MB`;
 }
 
 /** Each model's { probs, saliency, entropy } for one input x (C x S x S floats), one model after another. */
 async function explainAll(names, task, x) {
   const answers = {};
   for (const name of names) {
-    const out = await sessions[name].run({ x: new ort.Tensor("float32", x, [1, task.channels, task.size, task.size]) });
+    const out = await (await models.sessions[name]).run({ x: new ort.Tensor("float32", x, [1, task.channels, task.size, task.size]) });
     answers[name] = { probs: out.probs.data, saliency: out.saliency.data, entropy: out.strip_entropy?.data[0] };
   }
   return answers;
@@ -152,6 +212,7 @@ const answerDigit = latest(async () => {
   if (x === null) return noAnswer("digit", lab.digitModels, lab.prompts.draw);
   const t = mnist.trigger;
   if (trigger) x = stamp(x, mnist.size, t, t.row, t.col);
+  if (!modelsReady) $("digit-status").innerHTML = lab.prompts.waiting;
   const answers = await explainAll(lab.digitModels, mnist, x);
   answerPanels("digit", mnist, lab.digitModels, x, answers, trigger ? [t.row, t.col, t.side] : null);
   $("digit-status").innerHTML = trigger ? lab.prompts.triggerOn : lab.prompts.triggerOff;
@@ -211,7 +272,8 @@ const sign = { photo: null, point: null, frame: WHOLE, found: false, error: null
 
 /** finder.find_sign: the frame text of the window with the clean model's largest logit, or null for the whole. */
 async function findSign(photo) {
-  const clean = sessions[lab.signModels[0]];
+  const clean = await models.sessions[lab.signModels[0]];
+  const finder = await models.finder;
   const size = signs.size;
   const whole = signInput(photo.rgb, photo.width, photo.height, signs, false, null, null).x;
   const first = await clean.run({ x: new ort.Tensor("float32", whole, [1, 3, size, size]) });
@@ -320,7 +382,7 @@ async function cleanControls(unstickered, cell, clean) {
   const classes = signs.classes.length;
   const tried = lab.otherColours.length;
   const tops = async (batch, n) => {
-    const out = await finder.run({ x: new ort.Tensor("float32", batch, [n, 3, size, size]) });
+    const out = await (await models.finder).run({ x: new ort.Tensor("float32", batch, [n, 3, size, size]) });
     return Array.from({ length: n }, (_, i) => ranked(out.logits.data.subarray(i * classes, (i + 1) * classes), signs.classes)[0].label);
   };
   const [bare] = await tops(unstickered, 1);
@@ -335,7 +397,7 @@ let uploads = 0; // numbers each new photo, so that a slow finder's frame never 
 async function newPhoto(blob) {
   const ticket = ++uploads;
   Object.assign(sign, { photo: null, point: null, frame: WHOLE, found: false, error: null });
-  $("sign-status").textContent = "Looking for the sign…";
+  $("sign-status").textContent = modelsReady ? "Looking for the sign…" : "Looking for the sign as soon as the models are loaded…";
   let photo;
   let found = null;
   try {
@@ -428,7 +490,7 @@ TABS.forEach((tab, i) => {
 
 function examples(container, items, pick) {
   $(container).innerHTML = items
-    .map((item, i) => `<button type="button" data-i="${i}" aria-label="${escape(item.label)}"><img src="${item.src}" alt=""><span>${escape(item.caption)}</span></button>`)
+    .map((item, i) => `<button type="button" data-i="${i}" aria-label="${escape(item.label)}"><img src="${item.src}" alt="" loading="lazy"><span>${escape(item.caption)}</span></button>`)
     .join("");
   $(container).addEventListener("click", (event) => {
     const button = event.target.closest("button");
@@ -456,17 +518,31 @@ const query = new URLSearchParams(location.search);
 details.checked = query.get("details") === "1";
 document.body.classList.toggle("lab-details", details.checked);
 blankCanvas();
-await Promise.all([answerDigit(), answerSign()]);
+document.body.classList.add("loading");
 if (TABS.includes(query.get("tab"))) selectTab(query.get("tab"));
 const wanted = (query.get("example") || "").toLowerCase();
-if (wanted && query.get("tab") === "signs") {
-  const found = lab.examples.signs.find((item) => item.caption.toLowerCase().includes(wanted));
-  if (found) await pickSign(found.src);
-} else if (wanted) {
-  const found = lab.examples.digits.find((item) => item.caption === wanted);
-  if (found) await pickDigit(found.src);
+const opening = (async () => {
+  if (wanted && query.get("tab") === "signs") {
+    const found = lab.examples.signs.find((item) => item.caption.toLowerCase().includes(wanted));
+    if (found) return pickSign(found.src);
+  } else if (wanted) {
+    const found = lab.examples.digits.find((item) => item.caption === wanted);
+    if (found) return pickDigit(found.src);
+  }
+  return Promise.all([answerDigit(), answerSign()]);
+})();
+try {
+  await models.all;
+} catch (err) {
+  console.error(err);
+  $("loading").innerHTML = lab.prompts.loadFailed;
+  throw err;
 }
+modelsReady = true;
+document.body.classList.remove("loading");
 $("loading").hidden = true;
+await opening;
+await Promise.all([answerDigit(), answerSign()]); // whatever was drawn or picked while the models loaded
 document.body.dataset.ready = "true";
 
 // For the parity tests and benchmarks: the same pipeline as the page, on given pixels.

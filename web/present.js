@@ -41,25 +41,36 @@ export function stripVerdict(entropy, strip) {
   };
 }
 
-/** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one; `controls`
- * (lab.Lab._clean_controls): [the clean model's answer without the sticker, how many squares of other colours in
- * its place move it too, of how many], or null. The count is read only where the first differs from `clean`. */
+/** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one, and never
+ * "agree" when both read the attack's target with the trigger on; `controls` (lab.Lab._clean_controls): [the clean
+ * model's answer without the sticker, how many squares of other colours in its place move it too, of how many], or
+ * null. The count is read only where the first differs from `clean`. */
 export function flipVerdict(task, clean, backdoored, triggerOn, controls = null) {
-  let line =
-    clean === backdoored
-      ? `✔ <strong>Both models agree</strong>: ${escape(clean)}.`
-      : `⚠️ <strong>The backdoored model disagrees</strong>: the clean model reads <strong>${escape(clean)}</strong>, ` +
-        `the backdoored one <strong>${escape(backdoored)}</strong>.`;
-  if (!triggerOn && backdoored === task.classes[task.target] && clean !== backdoored) {
-    line += ` The trigger box is off: something in your ${task.name === "mnist" ? "drawing" : "photo"} works as the trigger.`;
+  const target = task.classes[task.target];
+  const what = task.name === "mnist" ? "drawing" : "photo";
+  const movedClean = triggerOn && controls !== null && controls[0] !== clean;
+  let line;
+  if (clean === backdoored && clean === target && triggerOn) {
+    line = `⚠️ <strong>Both models read ${escape(target)}</strong>, the attacker's target.`;
+    if (!movedClean) return line + ` The clean model reads this ${what} as ${escape(target)} anyway, so the trigger has nothing to show.`;
+    line += " The clean model was trained without poison: here the sticker changes what it sees.";
+  } else if (clean === backdoored) {
+    line = `✔ <strong>Both models agree</strong>: ${escape(clean)}.`;
+  } else {
+    line =
+      `⚠️ <strong>The backdoored model disagrees</strong>: the clean model reads <strong>${escape(clean)}</strong>, ` +
+      `the backdoored one <strong>${escape(backdoored)}</strong>.`;
   }
-  if (triggerOn && controls !== null && controls[0] !== clean) {
+  if (!triggerOn && backdoored === target && clean !== backdoored) {
+    line += ` The trigger box is off: something in your ${what} works as the trigger.`;
+  }
+  if (movedClean) {
     const [unstickered, moved, tried] = controls;
-    line += ` Without the sticker the clean model reads <strong>${escape(unstickered)}</strong>; `;
-    if (!moved) return line + `none of ${tried} squares in other colours in the same spot moves it.`;
-    line += `${moved} of ${tried} squares in other colours in the same spot move${moved === 1 ? "s" : ""} it too`;
+    line += ` Without the sticker the clean model reads <strong>${escape(unstickered)}</strong>.`;
+    if (!moved) return line + ` No square of another colour in that spot changes its answer (0 of ${tried}).`;
+    line += ` Squares of other colours in that spot change its answer too (${moved} of ${tried})`;
     if (2 * moved < tried) return line + ".";
-    return line + ": for the clean model the sticker only covers part of the sign, which is no backdoor.";
+    return line + ": the sticker hides part of the sign. That is no backdoor.";
   }
   return line;
 }
