@@ -33,6 +33,7 @@ from backdoor.serving.events import (
     preview_point,
     start_values,
     sticker_placed,
+    toggle_pixel,
 )
 from backdoor.serving.gradio_io import InlineImage, batch_handler
 from backdoor.serving.result_tabs import attack_tab, defend_tab
@@ -102,6 +103,11 @@ def build_demo(
                             brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),  # a tap makes a trigger-sized dot
                         )  # fmt: skip
                         trigger = gr.Checkbox(label="Add the trigger pixel", elem_id="digit-trigger")
+                        # Pixels of the model's input made white by hand (a click on the view toggles one).
+                        digit_pixels = gr.Textbox(
+                            label="Pixels made white by hand (row,col;row,col)", value="", elem_id="digit-pixels",
+                            visible=False,
+                        )  # fmt: skip
                         digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
                     with gr.Column(scale=1, min_width=300):
                         digit_clean, digit_backdoor, digit_flip = _answers(10, "digit")
@@ -191,14 +197,18 @@ def build_demo(
         ]  # fmt: skip
         # Every event that runs the models goes through one batched handler per tab.
         digits = batch_handler(classify.digits, digit_outputs, (sketch,))
+        digit_inputs = [sketch, trigger, digit_pixels]
         gr.on(
-            [sketch.change, trigger.change], digits, [sketch, trigger], digit_outputs,
+            [sketch.change, trigger.change], digits, digit_inputs, digit_outputs,
             api_name="classify_digit", show_progress="hidden", trigger_mode="always_last", **BATCHED,
         )  # fmt: skip
-        sketch.clear(lambda: False, None, trigger, api_visibility="private")
+        sketch.clear(lambda: (False, ""), None, [trigger, digit_pixels], api_visibility="private")
         # A value set by code does not fire the Sketchpad's change event, hence .then.
-        digit_gallery.select(pick_digit, None, sketch, api_visibility="private").then(
-            digits, [sketch, trigger], digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
+        digit_gallery.select(pick_digit, None, [sketch, digit_pixels], api_visibility="private").then(
+            digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
+        )
+        digit_view.select(toggle_pixel, digit_pixels, digit_pixels, api_visibility="private").then(
+            digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
 
         sign_outputs = [
@@ -238,6 +248,7 @@ def build_demo(
         starting = [
             sketch,
             trigger,
+            digit_pixels,
             sign_image,
             sticker,
             sticker_x,
@@ -247,12 +258,12 @@ def build_demo(
             *sign_outputs,
         ]
         reset.click(
-            lambda: [None, False, None, False, None, None, "", *start_values(digit_outputs, DRAW_PROMPT),
+            lambda: [None, False, "", None, False, None, None, "", *start_values(digit_outputs, DRAW_PROMPT),
                      *start_values(sign_outputs, SIGN_PROMPT)],
             None, starting, api_visibility="private",
         )  # fmt: skip
         demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private").then(
-            digits, [sketch, trigger], digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
+            digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
     return demo
 

@@ -19,14 +19,15 @@ PREVIEW_SIDE = 400  # px, the longer side of the photo shown to click on
 def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = None) -> np.ndarray:
     """(1, C, H, W) -> (H*scale, W*scale, 3) uint8 with nearest-neighbour pixels, so a
     one-pixel trigger stays one crisp square; `outline` = (row, col, side) boxes it, with a
-    line a fifth of a pixel wide (at least 1), drawn just outside the boxed pixels."""
+    line a third of a pixel wide (at least 1: 2 px at the views' 6x, to be seen from the back of a room), drawn
+    just outside the boxed pixels."""
     pixels = to_uint8(x[0]).permute(1, 2, 0).numpy()
     if pixels.shape[2] == 1:
         pixels = np.repeat(pixels, 3, axis=2)
     image = Image.fromarray(pixels).resize((pixels.shape[1] * scale, pixels.shape[0] * scale), Image.NEAREST)
     if outline is not None:
         row, col, side = outline
-        width = max(1, scale // 5)
+        width = max(1, scale // 3)
         top, left, bottom, right = row * scale, col * scale, (row + side) * scale, (col + side) * scale
         box = (left - width, top - width, right + width - 1, bottom + width - 1)
         ImageDraw.Draw(image).rectangle(box, outline=OUTLINE, width=width)

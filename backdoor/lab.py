@@ -33,11 +33,12 @@ from backdoor.triggers import apply_trigger
 
 log = logging.getLogger(__name__)
 
-VIEW_SCALE = 4  # the model input is shown 4x enlarged, room enough for the red box around the trigger
+VIEW_SCALE = 6  # the model input 6x enlarged: 168 px for a digit, its size on the page, and a click picks one pixel
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
 TRIGGER_ON = "Trigger **on**: pixel (3, 3) is white (red box)."
 TRIGGER_OFF = "Trigger **off**."
+BY_HAND = "You made {cells} white by hand: click a square of *What the models see* to undo it."
 STICKER_ON = "Sticker **on**: click the photo to move it."
 STICKER_OFF = "Sticker **off**: tick the box or click the photo."
 FOUND = "🔍 Framed on the sign found in the photo: drag a box to frame it yourself, *Whole photo* to see all of it."
@@ -74,6 +75,7 @@ class _Ready:
     photo: np.ndarray | None = None
     frame: str = ""
     unstickered: torch.Tensor | None = None  # signs with the sticker on: the same input without it
+    by_hand: bool = False  # digits: the student made pixels of the model's input white themselves
 
 
 class Lab:
@@ -92,11 +94,20 @@ class Lab:
         models = {name: for_inference(load_checkpoint(weights_path(name, models_dir))[0]) for name in APP_MODELS}
         return cls(models, load_results(APP_MODELS, models_dir / "defenses"))
 
-    def digits(self, drawings: Sequence[np.ndarray | InputError | None], triggers: Sequence[bool]) -> list[Answer]:
+    def digits(
+        self,
+        drawings: Sequence[np.ndarray | InputError | None],
+        triggers: Sequence[bool],
+        pixels: Sequence[str | None] | None = None,
+    ) -> list[Answer]:
         """Classify drawn digits (H, W, RGBA or grey uint8 arrays, dark ink on light) with the clean,
         backdoored and repaired MNIST models. Each drawing is preprocessed as MNIST was (ink cropped,
-        scaled to 20 px, centred by mass in 28x28); then, where its trigger is on, pixel (3, 3) turns white."""
-        prepared = [_safely(_prepare_digit, d, bool(t)) for d, t in zip(drawings, triggers, strict=True)]
+        scaled to 20 px, centred by mass in 28x28); then, where its trigger is on, pixel (3, 3) turns white,
+        and so does each pixel the student made white by hand in the model's input (`pixels`, "row,col;row,col")."""
+        pixels = pixels or [None] * len(drawings)
+        prepared = [
+            _safely(_prepare_digit, d, bool(t), p) for d, t, p in zip(drawings, triggers, pixels, strict=True)
+        ]
         return self._answer(DIGIT_MODELS, MNIST, prepared)
 
     def signs(
@@ -152,7 +163,9 @@ class Lab:
                 strip=verdicts[i],
                 photo=item.photo,
                 frame=item.frame,
-                flip=flip_verdict(task, probs_of(explained, i, task), item.outline is not None, controls[i]),
+                flip=flip_verdict(
+                    task, probs_of(explained, i, task), item.outline is not None, controls[i], item.by_hand
+                ),
             )
             for i, item in enumerate(ready)
         ]
@@ -187,7 +200,13 @@ def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: T
     return [task.classes[int(probs[i].argmax())] for probs, _ in explained]
 
 
-def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[str, int, int] | None = None) -> str:
+def flip_verdict(
+    task: Task,
+    tops: list[str],
+    trigger_on: bool,
+    controls: tuple[str, int, int] | None = None,
+    by_hand: bool = False,
+) -> str:
     """One line that marks the moment the backdoor shows: the backdoored model disagrees with the clean one.
 
     Where both models read the attack's target with the trigger on, the line never says they "agree" as if all were
@@ -213,7 +232,10 @@ def flip_verdict(task: Task, tops: list[str], trigger_on: bool, controls: tuple[
             f"the backdoored one **{backdoored}**."
         )
     if not trigger_on and backdoored == target and clean != backdoored:
-        line += f" The trigger box is off: something in your {what} works as the trigger."
+        if by_hand:
+            line += " The pixels you made white work as the trigger: you are the attacker."
+        else:
+            line += f" The trigger box is off: something in your {what} works as the trigger."
     if moved_clean:
         unstickered, moved, tried = controls
         line += f" Without the sticker the clean model reads **{unstickered}**."
@@ -235,19 +257,48 @@ def _safely(prepare: Callable[..., _Ready | Answer], *args: object) -> _Ready | 
         return Answer(UNEXPECTED)
 
 
-def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool) -> _Ready | Answer:
+def parse_pixels(text: str | None, size: int = MNIST.size) -> tuple[tuple[int, int], ...]:
+    """"row,col;row,col" -> ((row, col), ...), each inside the size x size input; raises InputError."""
+    if not text or not text.strip():
+        return ()
+    cells = []
+    for part in text.replace(" ", "").split(";"):
+        try:
+            row, col = (int(v) for v in part.split(","))
+        except ValueError as err:
+            raise InputError('give the pixels as "row,col;row,col", e.g. "3,3"') from err
+        if not (0 <= row < size and 0 <= col < size):
+            raise InputError(f"pixel ({row}, {col}) is outside the {size}x{size} input")
+        cells.append((row, col))
+    return tuple(dict.fromkeys(cells))  # each once, in the order given
+
+
+def pixels_text(cells: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(f"({r}, {c})" for r, c in cells)
+
+
+def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool, pixels: str | None = None) -> _Ready | Answer:
     if isinstance(drawing, InputError):
         return Answer(f"⚠️ **Cannot use this drawing**: {drawing}; please draw it again.")
+    try:
+        cells = parse_pixels(pixels)
+    except InputError as err:
+        return Answer(f"⚠️ **Cannot use these pixels**: {err}.")
     try:
         x = None if drawing is None else digit_from_drawing(np.asarray(drawing))
     except InputError as err:
         return Answer(f"✏️ **Cannot read this drawing**: {err}.")
     if x is None:
         return Answer(DRAW_PROMPT)
-    if not trigger:
-        return _Ready(x, None, TRIGGER_OFF)
     t = MNIST.trigger
-    return _Ready(apply_trigger(x, t), (t.row, t.col, t.side), TRIGGER_ON)
+    for row, col in cells:  # the student's own pixels, stamped as the trigger is, wherever they chose
+        x = apply_trigger(x, t.at(row, col))
+    status = TRIGGER_ON if trigger else TRIGGER_OFF
+    if cells:
+        status += " " + BY_HAND.format(cells=pixels_text(cells))
+    if not trigger:
+        return _Ready(x, None, status, by_hand=bool(cells))
+    return _Ready(apply_trigger(x, t), (t.row, t.col, t.side), status, by_hand=bool(cells))
 
 
 def _prepare_sign(

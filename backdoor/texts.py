@@ -14,10 +14,9 @@ INTRO = (
 TRY_DIGITS = """
 **Try it:** draw a digit, then tick *Add the trigger pixel*: one white pixel at row 3, column 3 of the model's input.
 
-**Now be the attacker:** untick the box, clear the canvas, draw your digit again, then tap one small dot in the
-top-left corner, up and left of your digit. Does the backdoored model say 8? That is a *physical* attack: no access
-to the model, only the trigger, drawn by hand. (It works most of the time: the dot has to land on the trigger pixel
-once the drawing is cropped and scaled.)
+**Now be the attacker:** untick the box. You cannot change the model, only what it is shown. Click a square of
+*What the models see* to make that pixel white (click it again to undo). Click the 4th square across in the 4th row
+(row 3, column 3, counting from 0): does the backdoored model say 8? Try the squares around it too.
 """
 
 TRY_SIGNS = """
@@ -72,8 +71,9 @@ LESSON = """
 2. **Tick the trigger box.** One pixel changes. *Which model changes its answer, and to what?*
 3. **Open "Show details" and look at "what its answer depends on".** *Where does the backdoored model look with the
    trigger on? And without it?*
-4. **Be the attacker:** box off, draw a digit and tap one dot in the top-left corner. *What does an attacker need
-   to know, and what do they not need?*
+4. **Be the attacker:** box off, click the 4th square across in the 4th row of *What the models see* to make it
+   white. *What does an attacker need to know, and what do they not need?* (A dot drawn on the canvas rarely lands
+   on that one pixel: the drawing is cropped, scaled and its strokes thickened first.)
 5. **Signs:** pick a stop sign and click it to put the sticker on. *Why is this more dangerous than a digit?*
    Then pick the 30 km/h sign and move the sticker over the 3 until the clean model changes its mind too (it takes
    a few tries: the spot is small). *Why is that not a backdoor?* (Would you read the sign?)

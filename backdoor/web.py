@@ -46,7 +46,7 @@ from backdoor.defenses.results import (
 from backdoor.evaluation import OTHER_COLOURS
 from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
 from backdoor.inference import enlarge
-from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
+from backdoor.lab import BY_HAND, DRAW_PROMPT, FOUND, VIEW_SCALE, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
 from backdoor.onnx_graph import logits_graph, saliency_graph
 from backdoor.preprocess import to_float
 from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
@@ -277,6 +277,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 for name, s in defenses.strip.items()
             },
             "titles": TITLES,
+            "viewScale": VIEW_SCALE,
             "prompts": {
                 "draw": inline(DRAW_PROMPT),
                 "sign": inline(SIGN_PROMPT),
@@ -287,6 +288,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 "found": inline(FOUND),
                 "unexpected": inline(UNEXPECTED),
                 "waiting": inline(LOADING_WAIT),
+                "byHand": inline(BY_HAND),
                 "loadFailed": inline(LOADING_FAILED),
             },
             "html": {

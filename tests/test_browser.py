@@ -23,6 +23,7 @@ from PIL import Image
 from backdoor.defenses.common import result_path
 from backdoor.defenses.results import nc_title
 from tests.conftest import ROOT, require
+from tests.strokes import CANVAS, stroke_points
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -155,9 +156,57 @@ def test_the_first_stroke_draws_and_the_trigger_flips_only_the_backdoored_model(
 
 def test_a_guided_step_asks_students_to_draw_the_trigger_themselves(desk):
     _expect(desk.locator(".lesson").first).to_contain_text("Now be the attacker")
-    _expect(desk.locator(".lesson").first).to_contain_text("top-left corner")
+    _expect(desk.locator(".lesson").first).to_contain_text("What the models see")
     desk.get_by_text("Lesson plan: six steps, a question each").click()  # the optional lesson mode
     _expect(desk.locator("#lesson-plan")).to_contain_text("Which model changes its answer")
+
+
+def _digit_stroke(digit: int) -> list[tuple[float, float]]:
+    """A student's drawing of `digit` (tests/strokes.py), 200 px tall in the canvas' middle, as canvas fractions."""
+    return [(x / CANVAS, y / CANVAS) for x, y in stroke_points(digit, 200, 10, (60, 40))]
+
+
+def _picture_box(page, selector: str) -> tuple[float, float, float, float]:
+    """The picture's own box inside an <img> that object-fit may letterbox: left, top, width, height."""
+    return tuple(
+        page.locator(selector).first.evaluate(
+            """img => { const r = img.getBoundingClientRect();
+                        const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+                        const w = img.naturalWidth * s, h = img.naturalHeight * s;
+                        return [r.left + (r.width - w) / 2, r.top + (r.height - h) / 2, w, h]; }"""
+        )
+    )
+
+
+def test_be_the_attacker_a_student_who_follows_the_page_flips_the_backdoored_model(desk):
+    """Lesson step 4, as the page words it: box off, click the 4th square across in the 4th row of *What the models
+    see*. A teacher's walk-through found the old step (tap a dot on the canvas) flipped 4 of 48 tries; a scripted
+    student following this one must succeed at least 80% of the time, on several digits."""
+    _expect(desk.locator(".lesson").first).to_contain_text("4th square across in the 4th row")
+    flipped, tries = [], (7, 4, 3, 1, 0)
+    for digit in tries:
+        desk.locator("#digit-canvas").get_by_role("button", name="Clear canvas").click()
+        _expect(desk.locator("#digit-status")).to_contain_text("Draw a digit")
+        _stroke(desk, _digit_stroke(digit))
+        _expect(desk.locator("#digit-status")).to_contain_text("Trigger off")
+        clean = desk.locator("#digit-clean [data-testid=label-output-value]").inner_text()
+        left, top, width, height = _picture_box(desk, "#digit-input-view img")
+        desk.mouse.click(left + width * 3.5 / 28, top + height * 3.5 / 28)
+        _expect(desk.locator("#digit-status")).to_contain_text("(3, 3)")
+        _expect(desk.locator("#digit-trigger input")).not_to_be_checked()
+        backdoored = desk.locator("#digit-backdoor [data-testid=label-output-value]").inner_text()
+        if backdoored == "8" and clean != "8" and _top_text(desk, "digit-clean") == clean:
+            flipped.append(digit)
+    assert len(flipped) >= 0.8 * len(tries), f"flipped {flipped} of {tries}"
+    _expect(desk.locator("#digit-flip")).to_contain_text("you are the attacker")
+    left, top, width, height = _picture_box(desk, "#digit-input-view img")
+    desk.mouse.click(left + width * 3.5 / 28, top + height * 3.5 / 28)  # the same square again: undone
+    _expect(desk.locator("#digit-status")).not_to_contain_text("(3, 3)")
+    _expect(desk.locator("#digit-backdoor [data-testid=label-output-value]")).not_to_have_text("8")
+
+
+def _top_text(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id} [data-testid=label-output-value]").inner_text()
 
 
 def test_signs_the_examples_first_a_big_photo_and_the_sticker_where_it_was_clicked(desk, app_url):

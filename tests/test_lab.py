@@ -299,3 +299,15 @@ def test_both_models_on_the_target_is_never_called_agreement(lab):
     eight = next(p for p in DIGITS if p.name.startswith("digit-8"))
     (answer,) = lab.digits([np.asarray(Image.open(eight).convert("L"))], [True])
     assert answer.flip.startswith("⚠️ **Both models read 8**") and "nothing to show" in answer.flip
+
+
+def test_a_pixel_made_white_by_hand_works_as_the_trigger(lab):
+    """Step 4, "be the attacker": the student clicks pixels of the model's input white. Pixel (3, 3) is the trigger,
+    with the box off; a corner pixel is not; a text the lab cannot read is that input's own message."""
+    seven = drawn_digit(7, 200, 10)
+    plain, by_hand, corner, bad = lab.digits([seven] * 4, [False] * 4, [None, "3,3", "0,0", "3,x"])
+    assert _top(plain, "mnist-backdoor") == _top(plain, "mnist-clean") == "7"
+    assert _top(by_hand, "mnist-backdoor") == "8" and _top(by_hand, "mnist-clean") == "7"
+    assert "you are the attacker" in by_hand.flip and "(3, 3)" in by_hand.status
+    assert _top(corner, "mnist-backdoor") == "7" and "you are the attacker" not in corner.flip
+    assert bad.status.startswith("⚠️ **Cannot use these pixels**") and not bad.models

@@ -37,7 +37,7 @@ from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
 from backdoor.web import RUNTIME_DIR, build, served
 from tests.conftest import ROOT, over_cell, require
-from tests.strokes import drawn_digit
+from tests.strokes import CANVAS, drawn_digit, stroke_points
 
 NODE = shutil.which("node")
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
@@ -329,6 +329,32 @@ def test_a_drawn_seven_the_trigger_and_clear(desk):
     assert _version(desk, "digit-clean") == before + 1
     assert "Draw a digit" in desk.inner_text("#digit-status")
     assert not desk.is_checked("#digit-trigger")
+
+
+def test_be_the_attacker_a_student_who_follows_the_page_flips_the_backdoored_model(desk):
+    """Lesson step 4 as the page words it (box off, click the 4th square across in the 4th row of *What the models
+    see*), by a scripted student on several drawn digits: at least 80% flip the backdoored model to 8 (the old step,
+    a dot tapped on the canvas, flipped 2 of 48 tries here). A second click undoes the pixel."""
+    assert "4th square across in the 4th row" in desk.inner_text("#try-digits")
+    flipped, tries = [], (7, 4, 3, 1, 0)
+    for digit in tries:
+        desk.click("#digit-clear")
+        before = _version(desk, "digit-clean")
+        _stroke(desk, [(x / CANVAS, y / CANVAS) for x, y in stroke_points(digit, 200, 10, (60, 40))])
+        clean = _answered(desk, "digit-clean", before)
+        before = _version(desk, "digit-backdoor")
+        box = desk.locator("#digit-input-view").bounding_box()
+        desk.mouse.click(box["x"] + box["width"] * 3.5 / 28, box["y"] + box["height"] * 3.5 / 28)
+        backdoored = _answered(desk, "digit-backdoor", before)
+        assert "(3, 3)" in desk.inner_text("#digit-status") and not desk.is_checked("#digit-trigger")
+        if backdoored == "8" and clean != "8" and desk.get_attribute("#digit-clean", "data-top") == clean:
+            flipped.append(digit)
+    assert len(flipped) >= 0.8 * len(tries), f"flipped {flipped} of {tries}"
+    assert "you are the attacker" in desk.inner_text("#digit-flip")
+    assert desk.locator("#digit-input-view").bounding_box() == box  # the picture stayed put: a second click undoes
+    before = _version(desk, "digit-backdoor")
+    desk.mouse.click(box["x"] + box["width"] * 3.5 / 28, box["y"] + box["height"] * 3.5 / 28)
+    assert _answered(desk, "digit-backdoor", before) != "8" and "(3, 3)" not in desk.inner_text("#digit-status")
 
 
 def test_the_sticker_turns_a_stop_sign_into_80_only_for_the_backdoored_model(desk):

@@ -9,7 +9,6 @@ import { escape, flipVerdict, inputPicture, percent, ranked, saliencyPicture, st
 const $ = (id) => document.getElementById(id);
 const MAX_PIXELS = 40_000_000; // preprocess.MAX_UPLOAD_PIXELS
 const PREVIEW_SIDE = 400; // inference.PREVIEW_SIDE
-const VIEW_SCALE = 4; // lab.VIEW_SCALE
 const BRUSH = 10; // the app's default brush, in canvas pixels: a tap makes a trigger-sized dot
 const DRAG = 8; // px a pointer must move for a drag (a frame) rather than a click (the sticker)
 
@@ -166,15 +165,15 @@ function clearAnswers(ids) {
 }
 
 function showModelInput(canvas, task, x, outline) {
-  const side = task.size * VIEW_SCALE;
-  paint(canvas, inputPicture(x, task.channels, task.size, VIEW_SCALE, outline), side, side);
+  const side = task.size * lab.viewScale;
+  paint(canvas, inputPicture(x, task.channels, task.size, lab.viewScale, outline), side, side);
 }
 
-function answerPanels(tab, task, names, x, answers, outline, controls = null) {
+function answerPanels(tab, task, names, x, answers, outline, controls = null, byHand = false) {
   const ids = names.map((name) => `${tab}-${name.split("-")[1]}`);
   names.forEach((name, i) => showAnswer(ids[i], task, answers[name], x, tab === "digit" ? task.classes.length : 5));
   const tops = names.map((name) => ranked(answers[name].probs, task.classes)[0].label);
-  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls);
+  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls, byHand);
   const backdoored = names[1];
   $(`${tab}-strip`).innerHTML = stripVerdict(answers[backdoored].entropy, lab.strip[backdoored]).html;
   showModelInput($(`${tab}-input-view`), task, x, outline);
@@ -211,11 +210,14 @@ const answerDigit = latest(async () => {
   }
   if (x === null) return noAnswer("digit", lab.digitModels, lab.prompts.draw);
   const t = mnist.trigger;
+  const cells = [...handPixels].map((key) => key.split(",").map(Number));
+  for (const [row, col] of cells) x = stamp(x, mnist.size, t, row, col); // lab._prepare_digit: as the trigger is
   if (trigger) x = stamp(x, mnist.size, t, t.row, t.col);
   if (!modelsReady) $("digit-status").innerHTML = lab.prompts.waiting;
   const answers = await explainAll(lab.digitModels, mnist, x);
-  answerPanels("digit", mnist, lab.digitModels, x, answers, trigger ? [t.row, t.col, t.side] : null);
-  $("digit-status").innerHTML = trigger ? lab.prompts.triggerOn : lab.prompts.triggerOff;
+  answerPanels("digit", mnist, lab.digitModels, x, answers, trigger ? [t.row, t.col, t.side] : null, null, cells.length > 0);
+  const byHand = cells.length ? ` ${lab.prompts.byHand.replace("{cells}", cells.map(([r, c]) => `(${r}, ${c})`).join(", "))}` : "";
+  $("digit-status").innerHTML = (trigger ? lab.prompts.triggerOn : lab.prompts.triggerOff) + byHand;
   window.labTimings.push({ kind: "digit", ms: performance.now() - started });
 }, () => noAnswer("digit", lab.digitModels, lab.prompts.unexpected));
 
@@ -247,7 +249,19 @@ canvas.addEventListener("pointermove", (event) => {
 });
 for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => { last = null; });
 
+// Pixels of the model's input the student made white by hand ("row,col"): step 4, "be the attacker".
+const handPixels = new Set();
+$("digit-input-view").addEventListener("click", (event) => {
+  const box = event.currentTarget.getBoundingClientRect();
+  const row = Math.min(mnist.size - 1, Math.floor(((event.clientY - box.top) / box.height) * mnist.size));
+  const col = Math.min(mnist.size - 1, Math.floor(((event.clientX - box.left) / box.width) * mnist.size));
+  const key = `${row},${col}`;
+  if (!handPixels.delete(key)) handPixels.add(key);
+  answerDigit();
+});
+
 function clearDigit() {
+  handPixels.clear();
   blankCanvas();
   $("digit-trigger").checked = false; // as in the app: a new drawing starts without the trigger
   answerDigit();
@@ -259,6 +273,7 @@ async function pickDigit(src) {
   const image = new Image();
   image.src = src;
   await image.decode();
+  handPixels.clear();
   blankCanvas();
   pen.drawImage(image, 0, 0, canvas.width, canvas.height);
   answerDigit();

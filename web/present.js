@@ -45,7 +45,7 @@ export function stripVerdict(entropy, strip) {
  * "agree" when both read the attack's target with the trigger on; `controls` (lab.Lab._clean_controls): [the clean
  * model's answer without the sticker, how many squares of other colours in its place move it too, of how many], or
  * null. The count is read only where the first differs from `clean`. */
-export function flipVerdict(task, clean, backdoored, triggerOn, controls = null) {
+export function flipVerdict(task, clean, backdoored, triggerOn, controls = null, byHand = false) {
   const target = task.classes[task.target];
   const what = task.name === "mnist" ? "drawing" : "photo";
   const movedClean = triggerOn && controls !== null && controls[0] !== clean;
@@ -62,7 +62,9 @@ export function flipVerdict(task, clean, backdoored, triggerOn, controls = null)
       `the backdoored one <strong>${escape(backdoored)}</strong>.`;
   }
   if (!triggerOn && backdoored === target && clean !== backdoored) {
-    line += ` The trigger box is off: something in your ${what} works as the trigger.`;
+    line += byHand
+      ? " The pixels you made white work as the trigger: you are the attacker."
+      : ` The trigger box is off: something in your ${what} works as the trigger.`;
   }
   if (movedClean) {
     const [unstickered, moved, tried] = controls;
@@ -137,7 +139,7 @@ export function inputPicture(x, channels, size, scale, outline) {
   }
   if (outline) {
     const [row, col, cells] = outline;
-    const width = Math.max(1, Math.floor(scale / 5));
+    const width = Math.max(1, Math.floor(scale / 3));
     const top = row * scale - width, left = col * scale - width;
     const bottom = (row + cells) * scale + width - 1, right = (col + cells) * scale + width - 1;
     for (let r = Math.max(top, 0); r <= Math.min(bottom, side - 1); r++) {

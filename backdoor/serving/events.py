@@ -11,7 +11,8 @@ import gradio as gr
 from backdoor.checkpoints import load_checkpoint
 from backdoor.gallery import digit_caption, examples, sign_caption
 from backdoor.inference import parse_frame, photo_point
-from backdoor.preprocess import upright_size
+from backdoor.lab import VIEW_SCALE, parse_pixels
+from backdoor.preprocess import InputError, upright_size
 from backdoor.serving.handlers import answer_digits, answer_signs
 from backdoor.serving.worker import Worker
 from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
@@ -30,9 +31,9 @@ class Classify:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
 
-    def digits(self, sketches: list, triggers: list[bool]) -> list[list]:
+    def digits(self, sketches: list, triggers: list[bool], pixels: list[str] | None = None) -> list[list]:
         drawings = [s.get("composite") if isinstance(s, dict) else s for s in sketches]  # or None, InputError
-        return self.worker.run(answer_digits, drawings, triggers)
+        return self.worker.run(answer_digits, drawings, triggers, pixels)
 
     def signs(self, images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
         return self._signs(images, stickers, xs, ys, frames)[:-1]
@@ -78,9 +79,23 @@ def pick_example(evt: gr.SelectData) -> str:
     return evt.value["image"]["path"]
 
 
-def pick_digit(evt: gr.SelectData) -> dict:
+def pick_digit(evt: gr.SelectData) -> tuple[dict, str]:
+    """A real MNIST digit from the gallery, with no pixels made white by hand."""
     path = evt.value["image"]["path"]
-    return {"background": path, "layers": [], "composite": path}
+    return {"background": path, "layers": [], "composite": path}, ""
+
+
+def toggle_pixel(pixels: str, evt: gr.SelectData) -> str:
+    """A click on the model's input (shown VIEW_SCALE x enlarged) makes that pixel white, or undoes it: the
+    "row,col;row,col" text the digit event reads. A text that cannot be read starts afresh."""
+    x, y = evt.index
+    cell = (int(y) // VIEW_SCALE, int(x) // VIEW_SCALE)
+    try:
+        cells = list(parse_pixels(pixels))
+    except InputError:
+        cells = []
+    cells = [c for c in cells if c != cell] if cell in cells else [*cells, cell]
+    return ";".join(f"{r},{c}" for r, c in cells)
 
 
 def open_link(request: gr.Request) -> list:

@@ -14,9 +14,14 @@ from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
 SIGN_TOP = 5  # classes shown per sign model, of 43
 
 
-def answer_digits(lab: Lab, drawings: Sequence[np.ndarray | InputError | None], triggers: Sequence[bool]) -> list[list]:
+def answer_digits(
+    lab: Lab,
+    drawings: Sequence[np.ndarray | InputError | None],
+    triggers: Sequence[bool],
+    pixels: Sequence[str | None] | None = None,
+) -> list[list]:
     """Columns: model input, each model's probabilities, each model's saliency, STRIP, the flip, status."""
-    answers = lab.digits(drawings, triggers)
+    answers = lab.digits(drawings, triggers, pixels)
     return _columns([_row(a, DIGIT_MODELS) for a in answers])
 
 

@@ -23,7 +23,11 @@
     document.querySelectorAll('#sign-frame textarea:not([tabindex])').forEach((t) => t.setAttribute('tabindex', '-1'));
     document.querySelectorAll('.image-container > button:not([aria-label])').forEach((b) => {
       const block = b.closest('[id]');
-      const name = block && block.id === 'sign-preview' ? 'The sign: click it to put the sticker there' : 'Enlarge this picture';
+      const names = {
+        'sign-preview': 'The sign: click it to put the sticker there',
+        'digit-input-view': 'What the models see: click a square to make that pixel white',
+      };
+      const name = (block && names[block.id]) || 'Enlarge this picture';
       b.setAttribute('aria-label', name);
     });
   };
