@@ -23,6 +23,7 @@ from PIL import Image
 from backdoor.defenses.common import result_path
 from backdoor.defenses.results import nc_title
 from tests.conftest import ROOT, require
+from tests.layout import layout_faults
 from tests.strokes import CANVAS, stroke_points
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -409,6 +410,31 @@ def test_on_a_phone_a_finger_draws_and_the_answers_share_the_screen_with_the_can
     box = preview.bounding_box()
     preview.tap(position={"x": box["width"] * 0.5, "y": box["height"] * 0.45})  # tap to place the sticker
     _top(phone, "sign-backdoor").to_have_text("Speed limit (80km/h)")
+
+
+@pytest.mark.parametrize("details", [False, True])
+def test_on_a_phone_no_tab_cuts_spills_or_overlaps_its_text(browser, app_url, details):
+    """Every tab on a 390 px phone, details off and on, the stop sign with its sticker ("Speed limit (80km/h)" was cut
+    on both sides): no text cut off, no label running into its number, nothing wider than the screen."""
+    page = _open(browser, app_url + "?tab=digits&example=7" + ("&details=1" if details else ""), **PHONE)
+    try:
+        _top(page, "digit-clean").to_have_text("7")
+        faults = {"digits": layout_faults(page)}
+        page.goto(app_url + "?tab=signs&example=stop" + ("&details=1" if details else ""))
+        _top(page, "sign-clean").to_have_text("Stop")
+        preview = page.locator("#sign-preview img").first
+        box = preview.bounding_box()
+        preview.tap(position={"x": box["width"] * 0.5, "y": box["height"] * 0.45})
+        _top(page, "sign-backdoor").to_have_text("Speed limit (80km/h)")
+        faults["signs"] = layout_faults(page)
+        for tab in ("attack", "defend"):
+            page.goto(app_url + f"?tab={tab}" + ("&details=1" if details else ""))
+            _expect(page.get_by_role("tab", name=tab.title())).to_have_attribute("aria-selected", "true")
+            page.wait_for_timeout(1000)  # the tab's charts and galleries laid out
+            faults[tab] = layout_faults(page)
+        assert faults == {tab: [] for tab in faults}
+    finally:
+        page.context.close()
 
 
 def test_at_150_percent_zoom_it_still_works(browser, app_url):

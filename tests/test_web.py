@@ -37,6 +37,7 @@ from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import apply_trigger
 from backdoor.web import RUNTIME_DIR, build, served
 from tests.conftest import ROOT, over_cell, require
+from tests.layout import layout_faults
 from tests.strokes import CANVAS, drawn_digit, stroke_points
 
 NODE = shutil.which("node")
@@ -517,6 +518,28 @@ def test_on_a_phone_a_finger_draws_and_the_three_answers_share_the_screen(browse
         assert found["y"] >= 0 and found["y"] + found["height"] <= 844 and found["x"] + found["width"] <= 390, selector
     page.screenshot(path=str(ROOT / "tests" / "artifacts" / "static-phone.png"))
     page.context.close()
+
+
+@pytest.mark.parametrize("details", [False, True])
+def test_on_a_phone_no_tab_cuts_spills_or_overlaps_its_text(browser, static_url, details):
+    """Every tab on a 390 px phone, details off and on, the stop sign with its sticker: no text cut off, no label
+    running into its number, nothing wider than the screen (a wide table scrolls in its own box)."""
+    page = _open(browser, static_url + ("?details=1" if details else ""), **PHONE)
+    page.click("#digit-examples button[aria-label='MNIST digit 7']")
+    page.wait_for_function("document.querySelector('#digit-clean').dataset.top === '7'")
+    faults = {"digits": layout_faults(page)}
+    page.click("#tab-signs")
+    page.click("#sign-examples button[aria-label^='Stop']")
+    page.wait_for_function("document.querySelector('#sign-clean').dataset.top === 'Stop'")
+    before = _version(page, "sign-backdoor")
+    page.locator("#sign-photo").tap(position={"x": 0.5 * page.locator("#sign-photo").bounding_box()["width"], "y": 40})
+    assert _answered(page, "sign-backdoor", before) == "Speed limit (80km/h)"
+    faults["signs"] = layout_faults(page)
+    for tab in ("attack", "defend"):
+        page.click(f"#tab-{tab}")
+        faults[tab] = layout_faults(page)
+    page.context.close()
+    assert faults == {tab: [] for tab in faults}
 
 
 # --- parity with the app --------------------------------------------------------------------------
