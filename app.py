@@ -42,6 +42,13 @@ from backdoor.serving.worker import Worker
 from backdoor.shipped import APP_MODELS, MODELS_DIR
 
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
+# Start over clears the drawing as a student does, with the canvas' own Clear button (its aria-label is translated,
+# hence the last button of the toolbar as a fallback).
+CLEAR_CANVAS = """() => {
+  const bar = document.querySelector('#digit-canvas');
+  const clear = bar && (bar.querySelector('button[aria-label="Clear canvas"]') || [...bar.querySelectorAll('.toolbar-wrap button')].pop());
+  if (clear) clear.click();
+}"""
 # System fonts: the default theme fetches its fonts from Google, which a classroom may not reach.
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
@@ -165,6 +172,9 @@ def build_demo(
                             label="Frame of the sign: left, top, right, bottom as fractions of the photo",
                             value="", elem_id="sign-frame", elem_classes="offscreen",
                         )  # fmt: skip
+                        # page.js clicks this once it has written a dragged frame: the Textbox's own input event
+                        # does not fire for a value set by script, so the drag got no answer (issue 25).
+                        frame_drawn = gr.Button("Answer for this frame", elem_id="sign-frame-drawn", elem_classes="offscreen")
                         sign_status = gr.Markdown(SIGN_PROMPT, elem_id="sign-status")
                     with gr.Column(scale=2, min_width=340):
                         sign_clean, sign_backdoor, sign_flip = _answers(5, "sign")
@@ -218,7 +228,8 @@ def build_demo(
         signs = batch_handler(classify.signs, sign_outputs)
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y, sign_frame]
         gr.on(
-            [sticker.input, sticker_x.submit, sticker_y.submit, sign_frame.input], signs, sign_inputs, sign_outputs,
+            [sticker.input, sticker_x.submit, sticker_y.submit, sign_frame.input, frame_drawn.click], signs, sign_inputs,
+            sign_outputs,
             api_name="classify_sign", show_progress="hidden", trigger_mode="always_last", **BATCHED,
         )  # fmt: skip
         unframe.click(lambda: WHOLE, None, sign_frame, api_visibility="private").then(
@@ -246,7 +257,6 @@ def build_demo(
 
         details.change(None, details, None, js="(on) => { document.body.classList.toggle('lab-details', on); }")
         starting = [
-            sketch,
             trigger,
             digit_pixels,
             sign_image,
@@ -257,10 +267,12 @@ def build_demo(
             *digit_outputs,
             *sign_outputs,
         ]
+        # The canvas is cleared by its own Clear button (page.js clicks it): a Sketchpad set to None from the server
+        # kept a "processing" spinner for good and answered no new stroke (issue 25).
         reset.click(
-            lambda: [None, False, "", None, False, None, None, "", *start_values(digit_outputs, DRAW_PROMPT),
+            lambda: [False, "", None, False, None, None, "", *start_values(digit_outputs, DRAW_PROMPT),
                      *start_values(sign_outputs, SIGN_PROMPT)],
-            None, starting, api_visibility="private",
+            None, starting, api_visibility="private", show_progress="hidden", js=CLEAR_CANVAS,
         )  # fmt: skip
         demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private").then(
             digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED

@@ -244,26 +244,43 @@ def test_one_drag_frames_the_sign_and_whole_photo_undoes_it(desk, app_url):
     desk.goto(app_url + "?tab=signs&example=stop")
     _top(desk, "sign-clean").to_have_text("Stop")
     box = desk.locator("#sign-preview img").first.bounding_box()
-    desk.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2)
-    desk.mouse.down()
-    desk.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8, steps=10)
-    desk.mouse.up()
-    frame = desk.locator("#sign-frame textarea")
-    _expect(frame).to_have_value(re.compile(r"^0\.\d+,0\.\d+,0\.\d+,0\.\d+$"))
-    _expect(desk.locator("#sign-sticker input")).not_to_be_checked()  # a drag is not a click: no sticker
-    # The drag's ends as fractions of the picture itself (the <img> box may letterbox it).
+    # The drag's ends as fractions of the picture itself (the <img> box may letterbox it), as it was dragged on.
     picture = desk.locator("#sign-preview img").first.evaluate(
         """img => { const r = img.getBoundingClientRect();
                     const s = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight, 1);
                     const w = img.naturalWidth * s, h = img.naturalHeight * s;
                     return [r.left + (r.width - w) / 2, r.top + (r.height - h) / 2, w, h]; }"""
     )
-    ends = [box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.2]
-    ends += [box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8]
+    desk.mouse.move(box["x"] + box["width"] * 0.08, box["y"] + box["height"] * 0.08)
+    desk.mouse.down()
+    desk.mouse.move(box["x"] + box["width"] * 0.92, box["y"] + box["height"] * 0.92, steps=10)
+    desk.mouse.up()
+    frame = desk.locator("#sign-frame textarea")
+    _expect(frame).to_have_value(re.compile(r"^[01]\.\d+,[01]\.\d+,[01]\.\d+,[01]\.\d+$"))
+    _expect(desk.locator("#sign-sticker input")).not_to_be_checked()  # a drag is not a click: no sticker
+    ends = [box["x"] + box["width"] * 0.08, box["y"] + box["height"] * 0.08]
+    ends += [box["x"] + box["width"] * 0.92, box["y"] + box["height"] * 0.92]
     expected = [min(1, max(0, (v - picture[k % 2]) / picture[2 + k % 2])) for k, v in enumerate(ends)]
     got = [float(v) for v in frame.input_value().split(",")]
     assert all(abs(g - e) < 0.02 for g, e in zip(got, expected)), (got, expected)
+    # The drag is answered (it was stored but never answered): the photo on show is the framed part, whose shape
+    # is the frame's, and a click then puts the sticker where it lands on that framed photo.
+    width, height = Image.open(STOP_SIGN).size
+    framed = (got[2] - got[0]) * width / ((got[3] - got[1]) * height)
+    desk.wait_for_function(
+        """want => { const img = document.querySelector('#sign-preview img');
+                     return img && img.naturalWidth && Math.abs(img.naturalWidth / img.naturalHeight - want) < 0.03; }""",
+        arg=framed,
+    )
     _top(desk, "sign-clean").to_have_text("Stop")
+    preview = desk.locator("#sign-preview img").first
+    shown = preview.bounding_box()
+    preview.click(position={"x": shown["width"] * 0.5, "y": shown["height"] * 0.5})
+    _top(desk, "sign-backdoor").to_have_text("Speed limit (80km/h)")
+    pixels = np.asarray(_picture(desk, "#sign-preview")).astype(int)
+    rows, cols = np.nonzero((pixels[..., 0] > 200) & (pixels[..., 1] > 200) & (pixels[..., 2] < 80))
+    assert abs(cols.mean() / pixels.shape[1] - 0.5) < 0.08 and abs(rows.mean() / pixels.shape[0] - 0.5) < 0.08
+    assert frame.input_value() == ",".join(f"{v:.4f}" for v in got)  # the click kept the frame
     desk.locator("#sign-unframe").click()
     _expect(frame).to_have_value("0,0,1,1")  # the whole photo, not "" (which would ask the finder)
 
@@ -308,14 +325,25 @@ def test_a_link_opens_a_tab_and_an_example(desk, app_url):
     _top(desk, "digit-clean").to_have_text("3")
 
 
-def test_start_over_resets_both_tabs(desk):
-    _stroke(desk, SEVEN)
+@pytest.mark.parametrize("start", ["drawn", "link"])
+def test_start_over_resets_both_tabs_and_the_canvas_answers_again(desk, app_url, start):
+    """Start over froze the canvas ("processing" for good, no answer to new strokes) after a drawing or a link's
+    example: a student must be able to draw again, and get an answer, after it."""
+    if start == "link":
+        desk.goto(app_url + "?tab=digits&example=7")
+        _top(desk, "digit-clean").to_have_text("7")
+    else:
+        _stroke(desk, SEVEN)
     desk.locator("#digit-trigger input").check()
     _top(desk, "digit-backdoor").to_have_text("8")
     desk.locator("#reset").click()
     _expect(desk.locator("#digit-trigger input")).not_to_be_checked()
     _expect(desk.locator("#digit-status")).to_contain_text("Draw a digit")
     _expect(desk.locator("#digit-backdoor [data-testid=label-output-value]")).to_have_count(0)
+    _expect(desk.locator("#digit-canvas [data-testid=status-tracker]:not(.hide)")).to_have_count(0)  # no spinner
+    _stroke(desk, _digit_stroke(4))
+    _top(desk, "digit-clean").to_have_text("4")
+    _expect(desk.locator("#digit-status")).to_contain_text("Trigger off")
 
 
 def test_the_whole_flow_works_from_the_keyboard(desk):

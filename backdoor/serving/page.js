@@ -77,6 +77,8 @@
     box.value = [l + drawn[0] * (r - l), t + drawn[1] * (bt - t), l + drawn[2] * (r - l), t + drawn[3] * (bt - t)]
       .map((v) => v.toFixed(4)).join(',');
     box.dispatchEvent(new Event('input', {bubbles: true}));
+    // The Textbox's own input event does not fire for a value set here: the hidden button asks for the answer.
+    setTimeout(() => document.querySelector('#sign-frame-drawn')?.click(), 0);
   }, true);
   document.addEventListener('click', (e) => {  // the click that ends a drag is no sticker click
     if (dragged && e.target.closest && e.target.closest('#sign-preview')) {
