@@ -60,7 +60,7 @@ def test_digits_without_and_with_the_trigger(client, path):
     out = client.predict(_sketch(path), False, api_name="/classify_digit")
     view, clean, backdoor, repaired, *maps, strip, flip, _ = out
     assert clean["label"] == backdoor["label"] == repaired["label"] == digit  # all three read a clean digit
-    assert picture(view).size == (112, 112) and all(picture(m).size == (28, 28) for m in maps)  # scaled up by CSS
+    assert picture(view).size == (168, 168) and all(picture(m).size == (28, 28) for m in maps)  # scaled up by CSS
     assert "STRIP check" in strip and "Both models agree" in flip
     _, clean, backdoor, repaired, *_, flip, status = client.predict(_sketch(path), True, api_name="/classify_digit")
     assert clean["label"] == digit  # the clean model ignores the pixel
@@ -99,7 +99,7 @@ def test_stop_signs_without_and_with_the_sticker(client, path):
     assert backdoor["label"] == "Speed limit (80km/h)"
     assert "STRIP cannot judge" in strip and "disagrees" in flip  # STRIP misses most stickers on signs: no verdict
     assert len(clean["confidences"]) == 5
-    assert picture(view).size == (128, 128) and picture(clean_map).size == picture(backdoor_map).size == (32, 32)
+    assert picture(view).size == (192, 192) and picture(clean_map).size == picture(backdoor_map).size == (32, 32)
     assert _yellow_pixels(preview) > 0
 
 
@@ -319,7 +319,7 @@ def test_odd_image_modes_are_classified(client, tmp_path, mode):
     path = tmp_path / f"stop.{suffix}"
     Image.open(STOP[0]).convert("RGB").convert(mode).save(path)
     _, view, clean, *_ = client.predict(handle_file(str(path)), False, None, None, api_name="/classify_sign")
-    assert picture(view).size == (128, 128) and len(clean["confidences"]) == 5
+    assert picture(view).size == (192, 192) and len(clean["confidences"]) == 5
 
 
 @pytest.mark.parametrize("kind", ["dot", "black"])
