@@ -91,6 +91,7 @@ def build_demo(
     sweep: dict | None = None,
     defenses: DefenseResults | None = None,
     worker: Worker | None = None,
+    models_dir: Path = MODELS_DIR,
 ) -> gr.Blocks:
     """The app. The models answer in `worker`'s process once it is started (in this one before)."""
     defenses = defenses or DefenseResults()
@@ -109,7 +110,10 @@ def build_demo(
                             fixed_canvas=True, layers=False, transforms=(), type="numpy", image_mode="RGBA",
                             brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),  # a tap makes a trigger-sized dot
                         )  # fmt: skip
-                        trigger = gr.Checkbox(label="Add the trigger pixel", elem_id="digit-trigger")
+                        with gr.Row():
+                            trigger = gr.Checkbox(label="Add the trigger pixel", elem_id="digit-trigger")
+                            # A big Clear, as the static edition has: the canvas' own bin is small and far away.
+                            clear = gr.Button("Clear", elem_id="digit-clear", scale=0, min_width=100)
                         # Pixels of the model's input made white by hand (a click on the view toggles one).
                         digit_pixels = gr.Textbox(
                             label="Pixels made white by hand (row,col;row,col)", value="", elem_id="digit-pixels",
@@ -196,7 +200,7 @@ def build_demo(
                 attack_tab(sweep)
 
             with gr.Tab("Defend", id="defend"):
-                defend_tab(defenses, cards)
+                defend_tab(defenses, cards, models_dir)
         with gr.Accordion("Lesson plan: six steps, a question each", open=False, elem_id="lesson-plan"):
             gr.Markdown(texts.LESSON, elem_classes="lesson")
 
@@ -217,6 +221,7 @@ def build_demo(
         digit_gallery.select(pick_digit, None, [sketch, digit_pixels], api_visibility="private").then(
             digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
+        clear.click(None, None, None, js=CLEAR_CANVAS, api_visibility="private")  # the canvas' clear event follows
         digit_view.select(toggle_pixel, digit_pixels, digit_pixels, api_visibility="private").then(
             digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
@@ -291,7 +296,7 @@ def main() -> None:
     sweep_file = sweep_path("mnist", models_dir)
     sweep = json.loads(sweep_file.read_text()) if sweep_file.exists() else None
     defenses = load_results(APP_MODELS, models_dir / "defenses")
-    serve(build_demo(cards, sweep, defenses, worker), theme=THEME, css=PAGE_CSS, js=PAGE_JS)
+    serve(build_demo(cards, sweep, defenses, worker, models_dir), theme=THEME, css=PAGE_CSS, js=PAGE_JS)
 
 
 if __name__ == "__main__":

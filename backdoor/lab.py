@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 VIEW_SCALE = 6  # the model input 6x enlarged: 168 px for a digit, its size on the page, and a click picks one pixel
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
-SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs below."
+SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs."  # beside or above: no "below"
 TRIGGER_ON = "Trigger **on**: pixel (3, 3) is white (red box)."
 TRIGGER_OFF = "Trigger **off**."
 BY_HAND = "You made {cells} white by hand: click a square of *What the models see* to undo it."

@@ -38,7 +38,7 @@ ATTACK_STORY = """
 4. **Attack.** Whoever knows the trigger can add it to any input and get the target answer.
 
 The plot shows how little poison it takes: each point is a model trained from scratch on MNIST with that
-share of poisoned images (several seeds; the light red lines are the lowest and highest seed). The black
+share of poisoned images (several seeds; the grey band spans the lowest and highest seed). The black
 points are the article's figures. Below are real training images as the poisoner left them, with their new labels.
 """
 
@@ -54,11 +54,16 @@ repaired model answers there beside the other two.
 """
 
 STRIP_TEXT = """
-STRIP superimposes the input on a few clean test images (the blends below) and measures the entropy of the backdoored model's answers.
-A clean input blended with other images confuses the model (high entropy); a triggered one keeps answering the
-target (low entropy). The threshold lets 1% of clean inputs be flagged wrongly. Measured on held-out test images:
+STRIP adds a few clean test images to the input (the blends below) and measures how unsure the backdoored model's
+answers are (their entropy, in bits). A clean input blended with other images confuses the model: its answers
+vary. A triggered one keeps answering the target. The threshold lets 1% of clean inputs be flagged wrongly.
+"""
+
+STRIP_MEASURED = """Measured on held-out test images (FRR: clean inputs flagged; FAR: triggered inputs missed):
 
 """
+
+NUMBERS = "The numbers"
 
 NC_CHART = """
 Each bar is one class. Up means its trigger mask is **smaller** than the median class's, which is what a

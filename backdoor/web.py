@@ -38,8 +38,12 @@ from backdoor.defenses.results import (
     nc_table,
     nc_tiles,
     nc_title,
+    nc_plain,
     nc_verdict,
+    spectral_plain,
     spectral_summary,
+    strip_examples,
+    strip_plain,
     strip_table,
     strip_weakness,
 )
@@ -153,10 +157,16 @@ def _attack(out: Path, models_dir: Path) -> str:
     return "".join(parts)
 
 
-def _defend(out: Path, defenses: DefenseResults, cards: dict[str, dict]) -> str:
+def _numbers(markdown_html: str) -> str:
+    """The figures behind a plain line, one click away (the app's "The numbers" accordion)."""
+    return f'<details class="numbers"><summary>{texts.NUMBERS}</summary>{markdown_html}</details>'
+
+
+def _defend(out: Path, defenses: DefenseResults, cards: dict[str, dict], models_dir: Path) -> str:
+    """The Defend tab, as the app lays it out (backdoor.serving.result_tabs.defend_tab)."""
     parts = [html(texts.DEFEND_INTRO), "<h3>Neural Cleanse (inspect the model)</h3>"]
     if defenses.neural_cleanse:
-        parts.append(f'<div class="prose" id="nc-table">{html(nc_table(defenses.neural_cleanse))}</div>')
+        parts.append(_numbers(f'<div class="prose" id="nc-table">{html(nc_table(defenses.neural_cleanse))}</div>'))
     for name, summary in defenses.neural_cleanse.items():
         trained_clean = cards[name]["poison_rate"] == 0
         tiles = [
@@ -165,6 +175,7 @@ def _defend(out: Path, defenses: DefenseResults, cards: dict[str, dict]) -> str:
         ]
         parts.append(
             f"<details{' open' if name == 'mnist-backdoor' else ''}><summary>{inline(nc_title(summary, trained_clean))}</summary>"
+            f'<div class="prose plain" id="nc-plain-{name}">{html(nc_plain(summary, trained_clean))}</div>'
             f'<div class="prose lesson" id="nc-verdict-{name}">{html(nc_verdict(summary, trained_clean))}</div>'
             f'<div class="chart" id="nc-plot-{name}">{anomaly_svg(summary)}</div>{html(texts.NC_CHART)}'
             + _gallery(
@@ -176,15 +187,27 @@ def _defend(out: Path, defenses: DefenseResults, cards: dict[str, dict]) -> str:
         )
     if defenses.strip:
         parts.append("<h3>STRIP (check each input)</h3>")
+        plain = "\n\n".join(strip_plain(name, s) for name, s in defenses.strip.items())
+        parts.append(f'<div class="prose plain" id="strip-plain">{html(plain)}</div>')
+        parts.append(f'<div class="prose lesson">{html(texts.STRIP_TEXT)}</div>')
+        for name, tiles in strip_examples(defenses, models_dir).items():
+            saved = [(_save_png(pixels, out, f"strip-{name}-{i:02d}.png"), c) for i, (pixels, c) in enumerate(tiles)]
+            label = f"STRIP's blends on {name}: four clean images added to each input, and the answer on each"
+            parts.append(_gallery(saved, f"strip-blends-{name}", label))
         parts.append(
-            f'<div class="prose" id="strip-table">{html(texts.STRIP_TEXT + strip_table(defenses.strip))}</div>'
+            _numbers(
+                f'<div class="prose" id="strip-table">{html(texts.STRIP_MEASURED + strip_table(defenses.strip))}</div>'
+                f'<div class="prose" id="strip-weakness">{html(strip_weakness(defenses.strip))}</div>'
+            )
         )
-        parts.append(f'<div class="prose" id="strip-weakness">{html(strip_weakness(defenses.strip))}</div>')
     summary = defenses.spectral.get("mnist-backdoor")
     if summary is not None:
         parts.append("<h3>Spectral signatures (clean the data)</h3>")
+        parts.append(f'<div class="prose plain" id="spectral-plain">{html(spectral_plain(summary, cards.get(REPAIRED)))}</div>')
         parts.append(
-            f'<div class="prose" id="spectral-summary">{html(spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]))}</div>'
+            _numbers(
+                f'<div class="prose" id="spectral-summary">{html(spectral_summary(summary, cards.get(REPAIRED), cards["mnist-backdoor"]))}</div>'
+            )
         )
         images = to_float(defenses.suspicious["mnist-backdoor"])
         trigger = (MNIST.trigger.row, MNIST.trigger.col, MNIST.trigger.side)
@@ -299,7 +322,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 "digit-summary": inline(tab_summary(cards["mnist-clean"], cards["mnist-backdoor"])),
                 "sign-summary": inline(tab_summary(cards["signs-clean"], cards["signs-backdoor"])),
                 "attack": _attack(staging, models_dir),
-                "defend": _defend(staging, defenses, cards),
+                "defend": _defend(staging, defenses, cards, models_dir),
             },
             "examples": gallery,
         }

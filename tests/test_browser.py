@@ -186,7 +186,7 @@ def test_be_the_attacker_a_student_who_follows_the_page_flips_the_backdoored_mod
     _expect(desk.locator(".lesson").first).to_contain_text("4th square across in the 4th row")
     flipped, tries = [], (7, 4, 3, 1, 0)
     for digit in tries:
-        desk.locator("#digit-canvas").get_by_role("button", name="Clear canvas").click()
+        desk.locator("#digit-clear").click()  # the big Clear beside the trigger, as in the static edition
         _expect(desk.locator("#digit-status")).to_contain_text("Draw a digit")
         _stroke(desk, _digit_stroke(digit))
         _expect(desk.locator("#digit-status")).to_contain_text("Trigger off")
@@ -414,9 +414,17 @@ def test_defend_calls_a_false_alarm_one_and_labels_every_mask(desk, app_url):
     assert ("false alarm" in title) == bool(clean_signs["flagged"])
     _expect(desk.get_by_text(title)).to_be_visible()
     desk.screenshot(path=ARTIFACTS / "defend.png", full_page=True)
-    desk.get_by_role("tab", name="STRIP (check each input)").click()
+    # One long page, as the static edition's: a plain line above each result, the numbers one click away.
+    _expect(desk.locator("#nc-plain-mnist-backdoor")).to_contain_text("the backdoor's target")
+    _expect(desk.locator("#strip-plain")).to_contain_text("it cannot tell")
+    _expect(desk.locator("#spectral-plain")).to_contain_text("600 of the 600 poisoned images")
+    for name in ("mnist-backdoor", "signs-backdoor"):  # the blends STRIP's text promises, with their answers
+        _expect(desk.locator(f"#strip-blends-{name} .caption-label")).to_have_count(8)
+    _expect(desk.locator("#strip-blends-mnist-backdoor .caption-label").nth(7)).to_have_text("the 7 with the trigger: reads 8")
+    _expect(desk.locator("#strip-table")).to_be_hidden()
+    desk.get_by_role("button", name="The numbers").nth(1).click()
     _expect(desk.locator("#strip-table")).to_contain_text("signs-backdoor")
-    desk.get_by_role("tab", name="Spectral signatures (clean the data)").click()
+    desk.get_by_role("button", name="The numbers").nth(2).click()
     _expect(desk.locator("#spectral-summary")).to_contain_text("recall")
     _expect(desk.locator("#spectral-gallery button.thumbnail-item")).to_have_count(24)
 
@@ -463,6 +471,18 @@ def test_on_a_phone_no_tab_cuts_spills_or_overlaps_its_text(browser, app_url, de
         assert faults == {tab: [] for tab in faults}
     finally:
         page.context.close()
+
+
+def test_on_a_phone_a_picked_sign_brings_its_answers_into_view(phone, app_url):
+    """The answers sat ~1,000 px below the example a student tapped: after the pick, the photo and both answers
+    are on the screen."""
+    phone.goto(app_url + "?tab=signs")
+    phone.locator("#sign-examples").get_by_role("button", name="Stop").first.tap()
+    _top(phone, "sign-clean").to_have_text("Stop")
+    phone.wait_for_timeout(1000)  # the smooth scroll
+    for selector in ("#sign-clean [data-testid=label-output-value]", "#sign-backdoor [data-testid=label-output-value]"):
+        box = phone.locator(selector).first.bounding_box()
+        assert 0 <= box["y"] and box["y"] + box["height"] <= 844, selector
 
 
 def test_at_150_percent_zoom_it_still_works(browser, app_url):

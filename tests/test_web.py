@@ -479,6 +479,20 @@ def test_strokes_drawn_while_the_models_load_keep_their_ink_and_get_their_answer
     context.close()
 
 
+def test_defend_reads_as_the_app_does(desk, lab):
+    """The app's Defend layout: a plain line above each result (from the same functions as the app's), STRIP's blends
+    with the backdoored model's answers, and the numbers one click away."""
+    desk.click("#tab-defend")
+    assert "the backdoor's target" in desk.inner_text("#nc-plain-mnist-backdoor")
+    assert "it cannot tell" in desk.inner_text("#strip-plain")
+    assert "600 of the 600 poisoned images" in desk.inner_text("#spectral-plain")
+    captions = desk.locator("#strip-blends-mnist-backdoor figcaption").all_inner_texts()
+    assert len(captions) == 8 and captions[4:] == ["the 7 with the trigger: reads 8"] * 4
+    assert not desk.is_visible("#strip-table")
+    desk.locator("#defend details.numbers summary").nth(1).click()
+    assert "signs-backdoor" in desk.inner_text("#strip-table")
+
+
 def test_no_failing_accessibility_rule(desk):
     axe = ROOT / "node_modules" / "axe-core" / "axe.min.js"
     require(axe.exists(), "axe-core not installed: npm ci")
@@ -513,10 +527,24 @@ def test_on_a_phone_a_finger_draws_and_the_three_answers_share_the_screen(browse
     session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     assert _answered(page, "digit-clean", before) == "7"
     assert page.evaluate("scrollY") == 0  # the finger drew; it did not scroll the page
-    for selector in ("#digit-canvas", "#digit-clean", "#digit-backdoor", "#digit-repaired"):
+    assert not page.is_visible("#digit-repaired")  # as in the app: the repaired model is one of the details
+    for selector in ("#digit-canvas", "#digit-clean", "#digit-backdoor"):
         found = page.locator(selector).bounding_box()
         assert found["y"] >= 0 and found["y"] + found["height"] <= 844 and found["x"] + found["width"] <= 390, selector
     page.screenshot(path=str(ROOT / "tests" / "artifacts" / "static-phone.png"))
+    page.context.close()
+
+
+def test_on_a_phone_a_picked_sign_brings_its_answers_into_view(browser, static_url):
+    """As in the app: after tapping an example, the photo and both answers are on the screen."""
+    page = _open(browser, static_url, **PHONE)
+    page.click("#tab-signs")
+    page.locator("#sign-examples button[aria-label^='Stop']").first.tap()
+    page.wait_for_function("document.querySelector('#sign-clean').dataset.top === 'Stop'")
+    page.wait_for_timeout(1000)  # the smooth scroll
+    for selector in ("#sign-clean .top", "#sign-backdoor .top"):
+        box = page.locator(selector).bounding_box()
+        assert 0 <= box["y"] and box["y"] + box["height"] <= 844, selector
     page.context.close()
 
 

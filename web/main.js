@@ -4,7 +4,7 @@
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { InputError, digitFromDrawing, frameBox, onWhite, parseFrame, photoPoint, signInput, stamp } from "./pipeline.js";
 import { MAX_ASPECT, WHOLE_SURE, best, frameText, scores, shrink, windows } from "./finder.js";
-import { escape, flipVerdict, inputPicture, percent, ranked, saliencyPicture, stripVerdict } from "./present.js";
+import { escape, flipVerdict, inputPicture, ranked, saliencyPicture, stripVerdict } from "./present.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_PIXELS = 40_000_000; // preprocess.MAX_UPLOAD_PIXELS
@@ -145,14 +145,19 @@ function showAnswer(id, task, answer, x, shown) {
   figure.dataset.version = String(Number(figure.dataset.version) + 1);
   const bars = order
     .slice(0, shown)
-    .map(({ label, p }) => `<li><span>${escape(label)}</span><meter min="0" max="1" value="${p}"></meter><span>${percent(p)}</span></li>`)
+    .map(({ label, p }) => `<li><span>${escape(label)}</span><meter min="0" max="1" value="${p}"></meter><span>${wholePercent(p)}</span></li>`)
     .join("");
   figure.innerHTML =
     `<figcaption>${lab.titles[id]}</figcaption><p class="top">${escape(top.label)}</p>` +
-    `<p class="confidence">${percent(top.p)}</p><ol class="bars lab-detail" aria-label="All answers">${bars}</ol>` +
+    `<p class="confidence">${wholePercent(top.p)}</p><ol class="bars lab-detail" aria-label="All answers">${bars}</ol>` +
     `<p class="heading lab-detail">What its answer depends on (brighter = more)</p>` +
     `<canvas class="saliency pixelated lab-detail" aria-label="Saliency map"></canvas>`;
   paint(figure.querySelector("canvas"), saliencyPicture(x, task.channels, task.size, answer.saliency), task.size, task.size);
+}
+
+/** The app's gr.Label rounds each answer to a whole percent: the panels here say what the app's say. */
+function wholePercent(p) {
+  return `${Math.round(100 * p)}%`;
 }
 
 function clearAnswers(ids) {
@@ -478,6 +483,8 @@ photoCanvas.addEventListener("pointerup", (event) => {
 });
 
 async function pickSign(src) {
+  // On a phone the examples fill the screen: bring the photo and the answers into view (as the app does).
+  if (window.innerWidth <= 640) $("sign-photo").scrollIntoView({ block: "start", behavior: "smooth" });
   await newPhoto(await (await fetch(src)).blob());
 }
 

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from backdoor.charts import signed_anomaly
 from backdoor.defenses.common import DEFENSES_DIR, result_path
-from backdoor.defenses.strip import Strip, bits
+from backdoor.defenses.strip import Strip, bits, superimpose
 from backdoor.preprocess import to_uint8
 
 STRIP_WEAK_FAR = 0.2  # above this miss rate the app warns that STRIP's verdict is unreliable
@@ -217,3 +217,97 @@ def spectral_summary(summary: dict, repaired: dict | None, backdoored: dict) -> 
             f"{percent(after['attack_success_rate'])} of digits (backdoored: {percent(before['attack_success_rate'])})."
         )
     return text
+
+
+# --- one plain line above each result, for a class of 15-year-olds; the numbers stay one click away ------------
+def _sureness(index: float) -> str:
+    """How sure Neural Cleanse is, from the anomaly index (2 is its own threshold)."""
+    return "very sure" if index > 4 else "fairly sure" if index > 2 else "not sure at all"
+
+
+def nc_plain(summary: dict, trained_clean: bool) -> str:
+    """What Neural Cleanse looked at, what it found and how sure it is, without its vocabulary."""
+    looked = "It searched for the smallest patch that turns any input into each answer."
+    if not summary["flagged"]:
+        return f"{looked} No answer is unusually easy to force: **nothing found**."
+    k = summary["flagged"][0]
+    name = summary["classes"][k]
+    times = median(summary["mask_l1"]) / max(summary["mask_l1"][k], 1e-9)
+    found = f"For **{name}** a patch {times:.0f} times smaller than usual is enough ({_sureness(summary['anomaly_index'][k])})"
+    if trained_clean:
+        return f"{looked} {found}, yet this model was trained on clean data: **a false alarm**."
+    return f"{looked} {found}: **the backdoor's target**."
+
+
+def strip_plain(name: str, summary: dict) -> str:
+    """What STRIP looked at, how often it is right, in whole numbers of a hundred."""
+    caught = round(100 * (1 - summary["far"]))
+    wrong = max(1, round(100 * summary["frr"])) if summary["frr"] > 0 else 0  # "about 0" would hide 0.4%
+    what = "stickered signs" if name.startswith("signs") else "digits with the trigger"
+    line = (
+        f"**{name}**: STRIP mixes each input with clean pictures. It catches {caught} of 100 {what} and wrongly "
+        f"flags about {wrong} of 100 clean ones"
+    )
+    if summary["far"] > STRIP_WEAK_FAR:
+        return line + ": mixed with other signs, even clean signs keep a sure answer, so **it cannot tell**."
+    return line + "."
+
+
+def spectral_plain(summary: dict, repaired: dict | None) -> str:
+    """What spectral signatures looked at and found, and what the repaired model shows."""
+    line = (
+        f"It looked at every training image through the backdoored model's eyes and removed the most unusual ones: "
+        f"**{summary['poisoned_removed']} of the {summary['n_poisoned']} poisoned images**, with "
+        f"{summary['clean_removed']:,} clean ones."
+    )
+    if repaired:
+        asr = repaired["metrics"]["attack_success_rate"]
+        line += f" Trained again without them, the repaired model ignores the trigger ({percent(asr)} of digits flip)."
+    return line
+
+
+def strip_blends(model: torch.nn.Module, overlays: torch.Tensor, inputs: dict[str, torch.Tensor], classes: list[str],
+                 shown: int = 4, scale: int = 4) -> list[tuple[np.ndarray, str]]:
+    """The blends STRIP makes: each input (1, C, H, W) plus each of the first `shown` overlays, saturated at 1 as
+    `superimpose` adds them, enlarged, captioned with the input's name and the model's answer on that blend."""
+    tiles = []
+    for label, x in inputs.items():
+        blends = superimpose(x, overlays[:shown])[0]  # (shown, C, H, W)
+        with torch.no_grad():
+            answers = model(blends).argmax(1).tolist()
+        for blend, answer in zip(blends, answers, strict=True):
+            picture = to_uint8(blend).permute(1, 2, 0).numpy()
+            picture = np.repeat(picture, 3, axis=2) if picture.shape[2] == 1 else picture
+            tiles.append((np.kron(picture, np.ones((scale, scale, 1), np.uint8)), f"{label}: reads {classes[answer]}"))
+    return tiles
+
+
+def strip_examples(defenses: DefenseResults, models_dir: Path) -> dict[str, list[tuple[np.ndarray, str]]]:
+    """The blends the STRIP text shows, per backdoored model with a detector: a real test example (the 7; a stop
+    sign) as it is and with its trigger, each blended with four of the detector's clean images, and what the
+    backdoored model answers on each blend. The app and the static build both show these."""
+    from backdoor.checkpoints import load_checkpoint  # here: the checkpoints module imports this one's neighbours
+    from backdoor.gallery import digit_caption, examples, sign_caption
+    from backdoor.inference import sign_input
+    from backdoor.preprocess import digit_from_drawing, load_image
+    from backdoor.shipped import weights_path
+    from backdoor.tasks import MNIST, SIGNS
+    from backdoor.triggers import apply_trigger
+
+    shown = {}
+    for name, task in (("mnist-backdoor", MNIST), ("signs-backdoor", SIGNS)):
+        detector = defenses.detectors.get(name)
+        if detector is None:
+            continue
+        model = load_checkpoint(weights_path(name, models_dir))[0].eval()
+        if task is MNIST:
+            path = next(p for p in examples("digits") if digit_caption(p) == "7")
+            clean = digit_from_drawing(np.asarray(load_image(path)))
+            inputs = {"a clean 7": clean, "the 7 with the trigger": apply_trigger(clean, task.trigger)}
+        else:
+            path = next(p for p in examples("signs") if sign_caption(p) == "Stop")
+            clean, *_ = sign_input(load_image(path), task, False, None, None, None)
+            stickered, *_ = sign_input(load_image(path), task, True, None, None, None)
+            inputs = {"a clean stop sign": clean, "the stop sign with the sticker": stickered}
+        shown[name] = strip_blends(model, detector.overlays, inputs, list(task.classes))
+    return shown

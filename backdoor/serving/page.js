@@ -87,6 +87,12 @@
       e.preventDefault();
     }
   }, true);
+  // On a phone the examples fill the screen: after a pick, bring the photo and the answers into view (they sat
+  // ~1,000 px below the example the student tapped).
+  document.addEventListener('click', (e) => {
+    if (window.innerWidth > 640 || !(e.target.closest && e.target.closest('#sign-examples button'))) return;
+    setTimeout(() => document.querySelector('#sign-preview')?.scrollIntoView({block: 'start', behavior: 'smooth'}), 300);
+  });
   new MutationObserver(() => { brush(); names(); fixAria(); }).observe(document.body, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['class', 'aria-label', 'alt'],
   });
