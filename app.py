@@ -218,7 +218,11 @@ def build_demo(
         )  # fmt: skip
         sketch.clear(lambda: (False, ""), None, [trigger, digit_pixels], api_visibility="private")
         # A value set by code does not fire the Sketchpad's change event, hence .then.
-        digit_gallery.select(pick_digit, None, [sketch, digit_pixels], api_visibility="private").then(
+        # show_progress_on=[]: an event that shows progress on the Sketchpad makes Gradio export the drawing for each
+        # status update, and its late "pending" can land after "complete": the spinner stayed over the canvas.
+        digit_gallery.select(
+            pick_digit, None, [sketch, digit_pixels], api_visibility="private", show_progress_on=[]
+        ).then(
             digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
         clear.click(None, None, None, js=CLEAR_CANVAS, api_visibility="private")  # the canvas' clear event follows
@@ -279,7 +283,7 @@ def build_demo(
                      *start_values(sign_outputs, SIGN_PROMPT)],
             None, starting, api_visibility="private", show_progress="hidden", js=CLEAR_CANVAS,
         )  # fmt: skip
-        demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private").then(
+        demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private", show_progress_on=[]).then(
             digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
     return demo

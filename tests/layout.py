@@ -34,6 +34,17 @@ FAULTS = """(width) => {
     if (text && s.display !== 'inline' && e.scrollWidth > e.clientWidth + 1) {
       out.push(`text cut off: ${name(e)} "${e.textContent.trim().slice(0, 40)}"`);
     }
+    // A caption outside the nearest box that hides its overflow: under a gallery's fixed height.
+    const caption = e.matches('.caption-label, figcaption');
+    for (let a = e.parentElement; caption && a && a !== document.body; a = a.parentElement) {
+      const o = getComputedStyle(a);
+      if (!['hidden', 'clip'].includes(o.overflowY) && !['hidden', 'clip'].includes(o.overflowX)) continue;
+      const box = a.getBoundingClientRect();
+      if (r.bottom > box.bottom + 1 || r.top < box.top - 1 || r.right > box.right + 1 || r.left < box.left - 1) {
+        out.push(`text hidden by its box: ${name(e)} "${e.textContent.trim().slice(0, 40)}"`);
+      }
+      break;
+    }
   }
   for (const row of document.querySelectorAll('body *')) {  // a label running into its number, side by side
     if (!['flex', 'inline-flex', 'grid', 'table-row'].includes(getComputedStyle(row).display) || !shown(row)) continue;

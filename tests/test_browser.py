@@ -206,6 +206,16 @@ def test_be_the_attacker_a_student_who_follows_the_page_flips_the_backdoored_mod
     _expect(desk.locator("#digit-backdoor [data-testid=label-output-value]")).not_to_have_text("8")
 
 
+def _scroll_through(page) -> None:
+    """Scroll down the page and back, as a reader does: Gradio's galleries load their pictures only when seen."""
+    height = page.evaluate("document.documentElement.scrollHeight")
+    for y in range(0, height, 600):
+        page.evaluate(f"window.scrollTo(0, {y})")
+        page.wait_for_timeout(150)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+
+
 def _top_text(page, elem_id: str) -> str:
     return page.locator(f"#{elem_id} [data-testid=label-output-value]").inner_text()
 
@@ -325,15 +335,20 @@ def test_a_link_opens_a_tab_and_an_example(desk, app_url):
     _top(desk, "digit-clean").to_have_text("3")
 
 
-@pytest.mark.parametrize("start", ["drawn", "link"])
+@pytest.mark.parametrize("start", ["drawn", "link", "gallery"])
 def test_start_over_resets_both_tabs_and_the_canvas_answers_again(desk, app_url, start):
-    """Start over froze the canvas ("processing" for good, no answer to new strokes) after a drawing or a link's
-    example: a student must be able to draw again, and get an answer, after it."""
+    """Start over froze the canvas ("processing" for good, no answer to new strokes) after a drawing, a link's
+    example or a gallery digit picked over a drawing: a student must be able to draw again, and get an answer."""
     if start == "link":
         desk.goto(app_url + "?tab=digits&example=7")
         _top(desk, "digit-clean").to_have_text("7")
     else:
         _stroke(desk, SEVEN)
+    if start == "gallery":
+        _top(desk, "digit-clean").to_have_text("7")
+        desk.locator("#digit-examples").get_by_role("button", name="3").click()
+        _top(desk, "digit-clean").to_have_text("3")
+        _expect(desk.locator("#digit-canvas [data-testid=status-tracker]:not(.hide)")).to_have_count(0)
     desk.locator("#digit-trigger input").check()
     _top(desk, "digit-backdoor").to_have_text("8")
     desk.locator("#reset").click()
@@ -398,6 +413,8 @@ def test_inside_the_attack_shows_the_chart_and_poisoned_images(desk, app_url):
     for caption in captions:  # never "was 80 km/h, now labelled 80 km/h"
         was, now = re.fullmatch(r"was (.+), now labelled (.+)", caption).groups()
         assert was != now
+    _scroll_through(desk)
+    assert layout_faults(desk, PROJECTOR["width"]) == []  # the poisoned signs' row was clipped
     desk.screenshot(path=ARTIFACTS / "attack.png", full_page=True)
 
 
@@ -413,6 +430,8 @@ def test_defend_calls_a_false_alarm_one_and_labels_every_mask(desk, app_url):
     title = nc_title(clean_signs, trained_clean=True)
     assert ("false alarm" in title) == bool(clean_signs["flagged"])
     _expect(desk.get_by_text(title)).to_be_visible()
+    _scroll_through(desk)
+    assert layout_faults(desk, PROJECTOR["width"]) == []  # every caption whole ("8: mask 3.0" was cut)
     desk.screenshot(path=ARTIFACTS / "defend.png", full_page=True)
     # One long page, as the static edition's: a plain line above each result, the numbers one click away.
     _expect(desk.locator("#nc-plain-mnist-backdoor")).to_contain_text("the backdoor's target")

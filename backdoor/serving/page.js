@@ -20,7 +20,8 @@
   // without a name: give both what a screen reader needs (axe-core: aria-prohibited-attr, button-name).
   const fixAria = () => {
     document.querySelectorAll('div[aria-label="Empty value"]:not([role])').forEach((d) => d.setAttribute('role', 'img'));
-    document.querySelectorAll('#sign-frame textarea:not([tabindex])').forEach((t) => t.setAttribute('tabindex', '-1'));
+    document.querySelectorAll('#sign-frame textarea:not([tabindex]), #sign-frame-drawn:not([tabindex])')
+      .forEach((t) => t.setAttribute('tabindex', '-1'));  // written and clicked by the drag, not by a student
     document.querySelectorAll('.image-container > button:not([aria-label])').forEach((b) => {
       const block = b.closest('[id]');
       const names = {
