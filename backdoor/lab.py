@@ -222,7 +222,7 @@ def flip_verdict(
     if clean == backdoored == target and trigger_on:
         line = f"⚠️ **Both models read {target}**, the attacker's target."
         if not moved_clean:
-            return line + f" The clean model reads this {what} as {target} anyway, so the trigger has nothing to show."
+            return line + f" The clean model reads this {what} as {target} too, so the trigger has nothing to show here."
         line += " The clean model was trained without poison: here the sticker changes what it sees."
     elif clean == backdoored:
         line = f"✔ **Both models agree**: {clean}."
@@ -233,7 +233,7 @@ def flip_verdict(
         )
     if not trigger_on and backdoored == target and clean != backdoored:
         if by_hand:
-            line += " The pixels you made white work as the trigger: you are the attacker."
+            line += " With the pixels you made white, the backdoor answers: you are the attacker."
         else:
             line += f" The trigger box is off: something in your {what} works as the trigger."
     if moved_clean:
@@ -262,7 +262,7 @@ def parse_pixels(text: str | None, size: int = MNIST.size) -> tuple[tuple[int, i
     if not text or not text.strip():
         return ()
     cells = []
-    for part in text.replace(" ", "").split(";"):
+    for part in filter(None, text.replace(" ", "").split(";")):  # "3,3;" is "3,3"
         try:
             row, col = (int(v) for v in part.split(","))
         except ValueError as err:

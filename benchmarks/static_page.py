@@ -61,7 +61,7 @@ def _first_answer_on_a_slow_network(browser, url: str, mbit: float) -> tuple[flo
     for _ in range(2):
         started = time.perf_counter()
         page.goto(url)
-        page.wait_for_selector("#digit-canvas")
+        page.wait_for_function("document.body.dataset.drawable === 'true'")  # the canvas takes strokes
         box = page.locator("#digit-canvas").bounding_box()
         page.mouse.move(box["x"] + 0.35 * box["width"], box["y"] + 0.3 * box["height"])
         page.mouse.down()

@@ -498,10 +498,11 @@ def test_on_a_phone_a_picked_sign_brings_its_answers_into_view(phone, app_url):
     phone.goto(app_url + "?tab=signs")
     phone.locator("#sign-examples").get_by_role("button", name="Stop").first.tap()
     _top(phone, "sign-clean").to_have_text("Stop")
-    phone.wait_for_timeout(1000)  # the smooth scroll
     for selector in ("#sign-clean [data-testid=label-output-value]", "#sign-backdoor [data-testid=label-output-value]"):
-        box = phone.locator(selector).first.bounding_box()
-        assert 0 <= box["y"] and box["y"] + box["height"] <= 844, selector
+        phone.wait_for_function(  # the smooth scroll ends with the answer on the screen
+            """s => { const r = document.querySelector(s).getBoundingClientRect(); return r.top >= 0 && r.bottom <= 844; }""",
+            arg=selector,
+        )
 
 
 def test_at_150_percent_zoom_it_still_works(browser, app_url):

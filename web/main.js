@@ -12,6 +12,47 @@ const PREVIEW_SIDE = 400; // inference.PREVIEW_SIDE
 const BRUSH = 10; // the app's default brush, in canvas pixels: a tap makes a trigger-sized dot
 const DRAG = 8; // px a pointer must move for a drag (a frame) rather than a click (the sticker)
 
+// The canvas takes strokes before anything else loads (lab.json, the models): a stroke drawn meanwhile keeps its ink
+// and is answered once the page can (onStroke becomes answerDigit then).
+const canvas = $("digit-canvas");
+const pen = canvas.getContext("2d", { willReadFrequently: true });
+let onStroke = () => {};
+
+function blankCanvas() {
+  pen.fillStyle = "#fff";
+  pen.fillRect(0, 0, canvas.width, canvas.height);
+}
+blankCanvas();
+
+function canvasPoint(event) {
+  const box = canvas.getBoundingClientRect();
+  return [((event.clientX - box.left) * canvas.width) / box.width, ((event.clientY - box.top) * canvas.height) / box.height];
+}
+
+let last = null;
+canvas.addEventListener("pointerdown", (event) => {
+  canvas.setPointerCapture(event.pointerId);
+  last = canvasPoint(event);
+  pen.beginPath();
+  pen.arc(last[0], last[1], BRUSH / 2, 0, 2 * Math.PI);
+  pen.fillStyle = "#000";
+  pen.fill();
+  onStroke();
+});
+canvas.addEventListener("pointermove", (event) => {
+  if (last === null) return;
+  const point = canvasPoint(event);
+  Object.assign(pen, { strokeStyle: "#000", lineWidth: BRUSH, lineCap: "round", lineJoin: "round" });
+  pen.beginPath();
+  pen.moveTo(...last);
+  pen.lineTo(...point);
+  pen.stroke();
+  last = point;
+  onStroke();
+});
+for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => { last = null; });
+document.body.dataset.drawable = "true";
+
 const lab = await (await fetch("lab.json")).json();
 // The models load while the page already works: strokes drawn meanwhile keep their ink and are answered once the
 // models are ready (a class on a slow network drew into a canvas that looked ready and never answered).
@@ -20,6 +61,7 @@ window.labTimings = []; // page compute per answer, in ms, for benchmarks/static
 
 const CACHE = "backdoor-lab-models";
 let modelsReady = false;
+let digitShown = false; // a click on an empty model-input view adds nothing (the app's empty picture takes no click)
 
 /** A downloaded file's bytes, from Cache Storage when this very file (its sha256) was fetched before: a second visit
  * costs no download. Where Cache Storage is missing (an insecure origin) or full, the network alone. */
@@ -32,7 +74,7 @@ async function download(item, onBytes) {
     onBytes(item.bytes);
     return bytes;
   }
-  const response = await fetch(item.file);
+  const response = await fetch(item.file, { cache: "no-cache" }); // after a rebuild, never the browser's stale copy
   if (!response.ok) throw new Error(`${item.file}: HTTP ${response.status}`);
   const reader = response.body.getReader();
   const chunks = [];
@@ -45,8 +87,16 @@ async function download(item, onBytes) {
     onBytes(Math.min(value.length, Math.max(0, item.bytes - (got - value.length)))); // a host may unpack gzip
   }
   const bytes = await new Blob(chunks).arrayBuffer();
-  store?.put(key, new Response(bytes)).catch(() => {}); // a full quota only costs the next visit a download
+  // Kept under its sha256 only if it is that file (a host that unpacks the gzipped runtime sends other bytes, which
+  // still work); a full quota only costs the next visit a download.
+  if (store && (await sha256(bytes)) === item.sha256) store.put(key, new Response(bytes)).catch(() => {});
   return bytes;
+}
+
+async function sha256(bytes) {
+  if (!globalThis.crypto?.subtle) return null;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** Every model session as a promise, fetched in the order a class needs them (the runtime, the digits, the signs),
@@ -185,6 +235,7 @@ function answerPanels(tab, task, names, x, answers, outline, controls = null, by
 }
 
 function noAnswer(tab, names, message) {
+  if (tab === "digit") digitShown = false;
   clearAnswers(names.map((name) => `${tab}-${name.split("-")[1]}`));
   $(`${tab}-flip`).innerHTML = "";
   $(`${tab}-strip`).innerHTML = "";
@@ -194,14 +245,7 @@ function noAnswer(tab, names, message) {
 }
 
 // --- digits ------------------------------------------------------------------------------------
-const canvas = $("digit-canvas");
-const pen = canvas.getContext("2d", { willReadFrequently: true });
 const mnist = lab.tasks.mnist;
-
-function blankCanvas() {
-  pen.fillStyle = "#fff";
-  pen.fillRect(0, 0, canvas.width, canvas.height);
-}
 
 const answerDigit = latest(async () => {
   const started = performance.now();
@@ -221,45 +265,21 @@ const answerDigit = latest(async () => {
   if (!modelsReady) $("digit-status").innerHTML = lab.prompts.waiting;
   const answers = await explainAll(lab.digitModels, mnist, x);
   answerPanels("digit", mnist, lab.digitModels, x, answers, trigger ? [t.row, t.col, t.side] : null, null, cells.length > 0);
+  digitShown = true;
   const byHand = cells.length ? ` ${lab.prompts.byHand.replace("{cells}", cells.map(([r, c]) => `(${r}, ${c})`).join(", "))}` : "";
   $("digit-status").innerHTML = (trigger ? lab.prompts.triggerOn : lab.prompts.triggerOff) + byHand;
   window.labTimings.push({ kind: "digit", ms: performance.now() - started });
 }, () => noAnswer("digit", lab.digitModels, lab.prompts.unexpected));
+onStroke = answerDigit;
 
-function canvasPoint(event) {
-  const box = canvas.getBoundingClientRect();
-  return [((event.clientX - box.left) * canvas.width) / box.width, ((event.clientY - box.top) * canvas.height) / box.height];
-}
-
-let last = null;
-canvas.addEventListener("pointerdown", (event) => {
-  canvas.setPointerCapture(event.pointerId);
-  last = canvasPoint(event);
-  pen.beginPath();
-  pen.arc(last[0], last[1], BRUSH / 2, 0, 2 * Math.PI);
-  pen.fillStyle = "#000";
-  pen.fill();
-  answerDigit();
-});
-canvas.addEventListener("pointermove", (event) => {
-  if (last === null) return;
-  const point = canvasPoint(event);
-  Object.assign(pen, { strokeStyle: "#000", lineWidth: BRUSH, lineCap: "round", lineJoin: "round" });
-  pen.beginPath();
-  pen.moveTo(...last);
-  pen.lineTo(...point);
-  pen.stroke();
-  last = point;
-  answerDigit();
-});
-for (const type of ["pointerup", "pointercancel"]) canvas.addEventListener(type, () => { last = null; });
 
 // Pixels of the model's input the student made white by hand ("row,col"): step 4, "be the attacker".
 const handPixels = new Set();
 $("digit-input-view").addEventListener("click", (event) => {
-  const box = event.currentTarget.getBoundingClientRect();
-  const row = Math.min(mnist.size - 1, Math.floor(((event.clientY - box.top) / box.height) * mnist.size));
-  const col = Math.min(mnist.size - 1, Math.floor(((event.clientX - box.left) / box.width) * mnist.size));
+  if (!digitShown) return;
+  const view = event.currentTarget; // offsetX/Y: inside the border, as the picture is drawn
+  const row = Math.min(mnist.size - 1, Math.max(0, Math.floor((event.offsetY / view.clientHeight) * mnist.size)));
+  const col = Math.min(mnist.size - 1, Math.max(0, Math.floor((event.offsetX / view.clientWidth) * mnist.size)));
   const key = `${row},${col}`;
   if (!handPixels.delete(key)) handPixels.add(key);
   answerDigit();
@@ -539,8 +559,6 @@ $("reset").addEventListener("click", () => {
 const query = new URLSearchParams(location.search);
 details.checked = query.get("details") === "1";
 document.body.classList.toggle("lab-details", details.checked);
-blankCanvas();
-document.body.classList.add("loading");
 if (TABS.includes(query.get("tab"))) selectTab(query.get("tab"));
 const wanted = (query.get("example") || "").toLowerCase();
 const opening = (async () => {
@@ -557,7 +575,8 @@ try {
   await models.all;
 } catch (err) {
   console.error(err);
-  $("loading").innerHTML = lab.prompts.loadFailed;
+  document.body.classList.remove("loading"); // no veil promising models that will not come
+  for (const id of ["loading", "digit-status", "sign-status"]) $(id).innerHTML = lab.prompts.loadFailed;
   throw err;
 }
 modelsReady = true;

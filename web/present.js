@@ -52,7 +52,7 @@ export function flipVerdict(task, clean, backdoored, triggerOn, controls = null,
   let line;
   if (clean === backdoored && clean === target && triggerOn) {
     line = `⚠️ <strong>Both models read ${escape(target)}</strong>, the attacker's target.`;
-    if (!movedClean) return line + ` The clean model reads this ${what} as ${escape(target)} anyway, so the trigger has nothing to show.`;
+    if (!movedClean) return line + ` The clean model reads this ${what} as ${escape(target)} too, so the trigger has nothing to show here.`;
     line += " The clean model was trained without poison: here the sticker changes what it sees.";
   } else if (clean === backdoored) {
     line = `✔ <strong>Both models agree</strong>: ${escape(clean)}.`;
@@ -63,7 +63,7 @@ export function flipVerdict(task, clean, backdoored, triggerOn, controls = null,
   }
   if (!triggerOn && backdoored === target && clean !== backdoored) {
     line += byHand
-      ? " The pixels you made white work as the trigger: you are the attacker."
+      ? " With the pixels you made white, the backdoor answers: you are the attacker."
       : ` The trigger box is off: something in your ${what} works as the trigger.`;
   }
   if (movedClean) {

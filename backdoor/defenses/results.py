@@ -233,7 +233,8 @@ def nc_plain(summary: dict, trained_clean: bool) -> str:
     k = summary["flagged"][0]
     name = summary["classes"][k]
     times = median(summary["mask_l1"]) / max(summary["mask_l1"][k], 1e-9)
-    found = f"For **{name}** a patch {times:.0f} times smaller than usual is enough ({_sureness(summary['anomaly_index'][k])})"
+    times_text = f"{times:.0f}" if times >= 3 else f"{times:.1f}"  # 1.54 is not "2 times"
+    found = f"For **{name}** a patch {times_text} times smaller than usual is enough ({_sureness(summary['anomaly_index'][k])})"
     if trained_clean:
         return f"{looked} {found}, yet this model was trained on clean data: **a false alarm**."
     return f"{looked} {found}: **the backdoor's target**."
@@ -262,7 +263,8 @@ def spectral_plain(summary: dict, repaired: dict | None) -> str:
     )
     if repaired:
         asr = repaired["metrics"]["attack_success_rate"]
-        line += f" Trained again without them, the repaired model ignores the trigger ({percent(asr)} of digits flip)."
+        effect = "ignores the trigger" if asr < 0.01 else "still obeys the trigger on some digits"
+        line += f" Trained again without them, the repaired model {effect} ({percent(asr)} of digits flip)."
     return line
 
 

@@ -70,7 +70,7 @@ test("the app's sentences: entropies, shares, STRIP's verdict and the flip line"
   for (const [value, want] of fixtures.percent) assert.equal(percent(value), want);
   for (const c of fixtures.strip) assert.equal(stripVerdict(c.entropy, c.summary).verdict, c.verdict);
   for (const c of fixtures.flip) {
-    const plain = flipVerdict(c.task, c.clean, c.backdoored, c.trigger, c.controls).replace(/<\/?strong>/g, "**");
+    const plain = flipVerdict(c.task, c.clean, c.backdoored, c.trigger, c.controls, c.byHand).replace(/<\/?strong>/g, "**");
     assert.equal(plain, c.want);
   }
 });
