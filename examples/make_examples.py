@@ -27,6 +27,7 @@ from backdoor.tasks import SIGNS, TASKS
 
 HERE = Path(__file__).resolve().parent
 CANVAS = 280
+DARKEST = 40  # mean grey level (0-255) below which a photo is a dark blur on a projector (the 80 km/h one was 20)
 SIGN_PICKS = {14: 4, 5: 1, 1: 1, 13: 1, 12: 1, 17: 1, 25: 1, 38: 1, 33: 1}  # class -> how many
 POISONED_SHOWN = 6  # per backdoored model
 
@@ -81,9 +82,16 @@ def main() -> None:
             i for i in candidates if min(Image.open(signs._samples[i][0]).size) >= 48
         ]  # visible on a projector
         for i in sorted(rng.choice(candidates, size=count, replace=False)):
+            # A dark pick gives way to the next bright enough candidate; the draws stay the same for the others.
+            later = candidates[candidates.index(i) :] + candidates[: candidates.index(i)]
+            i = next(j for j in later if _brightness(signs._samples[j][0]) >= DARKEST)
             path = Path(signs._samples[i][0])
             name = SIGNS.classes[label].lower().replace(" ", "-").replace("(", "").replace(")", "").replace("/", "")
             Image.open(path).convert("RGB").save(HERE / "signs" / f"{label:02d}-{name}-{path.stem}.png", optimize=True)
+
+
+def _brightness(path: str) -> float:
+    return float(np.asarray(Image.open(path).convert("L"), dtype=np.float32).mean())
 
 
 if __name__ == "__main__":

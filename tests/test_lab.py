@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from backdoor.gallery import sign_caption
 from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, UNEXPECTED, WHOLE, Answer
 from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
@@ -311,3 +312,16 @@ def test_a_pixel_made_white_by_hand_works_as_the_trigger(lab):
     assert "you are the attacker" in by_hand.flip and "(3, 3)" in by_hand.status
     assert _top(corner, "mnist-backdoor") == "7" and "you are the attacker" not in corner.flip
     assert bad.status.startswith("⚠️ **Cannot use these pixels**") and not bad.models
+
+
+def test_every_sign_example_can_be_seen_from_the_back_and_is_read_right(lab):
+    """The 80 km/h example was nearly black (mean grey 20 of 255): each example is bright enough for a projector
+    (examples.make_examples.DARKEST) and both models read it as its class without the sticker."""
+    from examples.make_examples import DARKEST
+
+    for path in SIGNS:
+        image = Image.open(path).convert("RGB")
+        assert np.asarray(image.convert("L"), dtype=np.float32).mean() >= DARKEST, path.name
+        (answer,) = lab.signs([np.asarray(image)], [False], [None])
+        want = sign_caption(str(path))
+        assert _top(answer, "signs-clean") == _top(answer, "signs-backdoor") == want, path.name
