@@ -283,7 +283,9 @@ def build_demo(
                      *start_values(sign_outputs, SIGN_PROMPT)],
             None, starting, api_visibility="private", show_progress="hidden", js=CLEAR_CANVAS,
         )  # fmt: skip
-        demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private", show_progress_on=[]).then(
+        # (No show_progress_on=[] here: the link's answer below reads the Sketchpad, and without the status updates
+        # its new value could be read before it had settled, under load: the answer was the empty canvas's.)
+        demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private").then(
             digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
     return demo
