@@ -37,18 +37,11 @@ from backdoor.serving.events import (
 )
 from backdoor.serving.gradio_io import InlineImage, batch_handler
 from backdoor.serving.result_tabs import attack_tab, defend_tab
-from backdoor.serving.server import BATCHED, PAGE_CSS, PAGE_JS, serve
+from backdoor.serving.server import BATCHED, CLEAR_CANVAS, PAGE_CSS, PAGE_JS, serve
 from backdoor.serving.worker import Worker
 from backdoor.shipped import APP_MODELS, MODELS_DIR
 
 CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
-# Start over clears the drawing as a student does, with the canvas' own Clear button (its aria-label is translated,
-# hence the last button of the toolbar as a fallback).
-CLEAR_CANVAS = """() => {
-  const bar = document.querySelector('#digit-canvas');
-  const clear = bar && (bar.querySelector('button[aria-label="Clear canvas"]') || [...bar.querySelectorAll('.toolbar-wrap button')].pop());
-  if (clear) clear.click();
-}"""
 # System fonts: the default theme fetches its fonts from Google, which a classroom may not reach.
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
@@ -237,8 +230,7 @@ def build_demo(
         signs = batch_handler(classify.signs, sign_outputs)
         sign_inputs = [sign_image, sticker, sticker_x, sticker_y, sign_frame]
         gr.on(
-            [sticker.input, sticker_x.submit, sticker_y.submit, sign_frame.input, frame_drawn.click], signs, sign_inputs,
-            sign_outputs,
+            [sticker.input, sticker_x.submit, sticker_y.submit, frame_drawn.click], signs, sign_inputs, sign_outputs,
             api_name="classify_sign", show_progress="hidden", trigger_mode="always_last", **BATCHED,
         )  # fmt: skip
         unframe.click(lambda: WHOLE, None, sign_frame, api_visibility="private").then(
@@ -276,8 +268,7 @@ def build_demo(
             *digit_outputs,
             *sign_outputs,
         ]
-        # The canvas is cleared by its own Clear button (page.js clicks it): a Sketchpad set to None from the server
-        # kept a "processing" spinner for good and answered no new stroke (issue 25).
+        # The canvas is cleared by its own Clear button (CLEAR_CANVAS), not by a value from the server.
         reset.click(
             lambda: [False, "", None, False, None, None, "", *start_values(digit_outputs, DRAW_PROMPT),
                      *start_values(sign_outputs, SIGN_PROMPT)],

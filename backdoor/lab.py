@@ -293,12 +293,10 @@ def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool, pixel
     t = MNIST.trigger
     for row, col in cells:  # the student's own pixels, stamped as the trigger is, wherever they chose
         x = apply_trigger(x, t.at(row, col))
-    status = TRIGGER_ON if trigger else TRIGGER_OFF
-    if cells:
-        status += " " + BY_HAND.format(cells=pixels_text(cells))
-    if not trigger:
-        return _Ready(x, None, status, by_hand=bool(cells))
-    return _Ready(apply_trigger(x, t), (t.row, t.col, t.side), status, by_hand=bool(cells))
+    status = (TRIGGER_ON if trigger else TRIGGER_OFF) + (f" {BY_HAND.format(cells=pixels_text(cells))}" if cells else "")
+    if trigger:
+        x = apply_trigger(x, t)
+    return _Ready(x, (t.row, t.col, t.side) if trigger else None, status, by_hand=bool(cells))
 
 
 def _prepare_sign(

@@ -17,9 +17,15 @@ import torch
 from safetensors.torch import load_file
 
 from backdoor.charts import signed_anomaly
+from backdoor.checkpoints import load_checkpoint
 from backdoor.defenses.common import DEFENSES_DIR, result_path
 from backdoor.defenses.strip import Strip, bits, superimpose
-from backdoor.preprocess import to_uint8
+from backdoor.gallery import digit_caption, examples, sign_caption
+from backdoor.inference import sign_input
+from backdoor.preprocess import digit_from_drawing, load_image, to_uint8
+from backdoor.shipped import weights_path
+from backdoor.tasks import MNIST, SIGNS
+from backdoor.triggers import apply_trigger
 
 STRIP_WEAK_FAR = 0.2  # above this miss rate the app warns that STRIP's verdict is unreliable
 STRIP_FLAGGED = "**carries a trigger**"
@@ -288,14 +294,6 @@ def strip_examples(defenses: DefenseResults, models_dir: Path) -> dict[str, list
     """The blends the STRIP text shows, per backdoored model with a detector: a real test example (the 7; a stop
     sign) as it is and with its trigger, each blended with four of the detector's clean images, and what the
     backdoored model answers on each blend. The app and the static build both show these."""
-    from backdoor.checkpoints import load_checkpoint  # here: the checkpoints module imports this one's neighbours
-    from backdoor.gallery import digit_caption, examples, sign_caption
-    from backdoor.inference import sign_input
-    from backdoor.preprocess import digit_from_drawing, load_image
-    from backdoor.shipped import weights_path
-    from backdoor.tasks import MNIST, SIGNS
-    from backdoor.triggers import apply_trigger
-
     shown = {}
     for name, task in (("mnist-backdoor", MNIST), ("signs-backdoor", SIGNS)):
         detector = defenses.detectors.get(name)

@@ -32,8 +32,8 @@
       b.setAttribute('aria-label', name);
     });
   };
-  // Dragging a box on the enlarged sign frames it: the fractions go to #sign-frame, whose input event
-  // classifies the framed sign. A click (no drag) still places the sticker.
+  // Dragging a box on the enlarged sign frames it: the fractions go to #sign-frame, then a click on the hidden
+  // #sign-frame-drawn classifies the framed sign. A click (no drag) still places the sticker.
   let drag = null;
   let band = null;
   let dragged = false;
@@ -77,7 +77,7 @@
     const [l, t, r, bt] = old.length === 4 && old.every((v) => !Number.isNaN(v)) ? old : [0, 0, 1, 1];
     box.value = [l + drawn[0] * (r - l), t + drawn[1] * (bt - t), l + drawn[2] * (r - l), t + drawn[3] * (bt - t)]
       .map((v) => v.toFixed(4)).join(',');
-    box.dispatchEvent(new Event('input', {bubbles: true}));
+    box.dispatchEvent(new Event('input', {bubbles: true}));  // the Textbox takes the value
     // The Textbox's own input event does not fire for a value set here: the hidden button asks for the answer.
     setTimeout(() => document.querySelector('#sign-frame-drawn')?.click(), 0);
   }, true);

@@ -15,6 +15,13 @@ BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, "preprocess": False, "pos
 HERE = Path(__file__).resolve().parent
 PAGE_CSS = (HERE / "page.css").read_text()  # presenter-first sizes, details one click away
 PAGE_JS = (HERE / "page.js").read_text()  # the brush from the first stroke, names for screen readers, the frame
+# Clears the drawing as a student does, with the canvas' own Clear button (its aria-label is translated, hence the
+# toolbar's last button as a fallback): a Sketchpad set to None from the server kept its spinner for good.
+CLEAR_CANVAS = """() => {
+  const bar = document.querySelector('#digit-canvas');
+  const clear = bar && (bar.querySelector('button[aria-label="Clear canvas"]') || [...bar.querySelectorAll('.toolbar-wrap button')].pop());
+  if (clear) clear.click();
+}"""
 
 
 def serve(demo: gr.Blocks, **launch: object) -> None:
