@@ -49,8 +49,8 @@ searches for the smallest patch that turns any image into that class; a backdoor
 small one. **STRIP** checks one input while the model is in use: blend it with clean images and see whether the
 answer stays stubbornly the same (a trigger survives blending). **Spectral signatures** inspect the training
 data: poisoned images leave a common trace in the model's features, so they can be found, removed, and the
-model retrained. The live STRIP verdict is under the input in the Digits and Traffic signs tabs, and the
-repaired model answers there beside the other two.
+model retrained. With *Show details*, the live STRIP verdict is under the input in the Digits and Signs tabs, and
+the repaired model answers there beside the other two.
 """
 
 STRIP_TEXT = """
