@@ -22,7 +22,7 @@ from backdoor import texts
 from backdoor.checkpoints import CheckpointError
 from backdoor.defenses.results import DefenseResults, load_results
 from backdoor.gallery import digit_caption, examples, sign_caption
-from backdoor.lab import DRAW_PROMPT, SIGN_PROMPT, WHOLE
+from backdoor.lab import ATTACK_CHOICES, DIFFERENCE_GAIN, DRAW_PROMPT, SIGN_PROMPT, WHOLE
 from backdoor.report import sweep_path, tab_summary
 from backdoor.serving.events import (
     Classify,
@@ -104,7 +104,7 @@ def build_demo(
                             brush=gr.Brush(default_size=10, colors=["#000000"], color_mode="fixed"),  # a tap makes a trigger-sized dot
                         )  # fmt: skip
                         with gr.Row():
-                            trigger = gr.Checkbox(label="Add the trigger pixel", elem_id="digit-trigger")
+                            trigger = gr.Checkbox(label="Add the trigger", elem_id="digit-trigger")
                             # A big Clear, as the static edition has: the canvas' own bin is small and far away.
                             clear = gr.Button("Clear", elem_id="digit-clear", scale=0, min_width=100)
                         # Pixels of the model's input made white by hand (a click on the view toggles one).
@@ -112,12 +112,24 @@ def build_demo(
                             label="Pixels made white by hand (row,col;row,col)", value="", elem_id="digit-pixels",
                             visible=False,
                         )  # fmt: skip
+                        attack = gr.Radio(
+                            ATTACK_CHOICES, value=ATTACK_CHOICES[0][1], label="Attack: which trigger, which backdoored model",
+                            elem_id="digit-attack",
+                        )  # fmt: skip
                         digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
                     with gr.Column(scale=1, min_width=300):
                         digit_clean, digit_backdoor, digit_flip = _answers(10, "digit")
                         with gr.Row():
                             with gr.Column(min_width=150):
-                                digit_view = _picture("**What the models see** (28×28)", "digit-input-view", 168)
+                                with gr.Column(elem_classes="model-view"):
+                                    digit_view = _picture("**What the models see** (28×28)", "digit-input-view", 168)
+                                # The same place shows the trigger itself, made visible (page.css swaps the two).
+                                with gr.Column(elem_classes="difference-view"):
+                                    digit_difference = _picture(
+                                        f"**The difference** the trigger makes, ×{DIFFERENCE_GAIN}",
+                                        "digit-difference-view", 168,
+                                    )  # fmt: skip
+                                difference = gr.Checkbox(label="Show the difference", elem_id="digit-difference")
                             gr.Markdown(texts.TRY_DIGITS, elem_classes="lesson")
                 with gr.Row(elem_classes="lab-detail"):
                     digit_clean_map = _saliency("Clean model", "digit-clean")
@@ -194,19 +206,19 @@ def build_demo(
 
             with gr.Tab("Defend", id="defend"):
                 defend_tab(defenses, cards, models_dir)
-        with gr.Accordion("Lesson plan: six steps, a question each", open=False, elem_id="lesson-plan"):
+        with gr.Accordion("Lesson plan: seven steps, a question each", open=False, elem_id="lesson-plan"):
             gr.Markdown(texts.LESSON, elem_classes="lesson")
 
         classify = Classify(worker)
         digit_outputs = [
             digit_view, digit_clean, digit_backdoor, digit_repaired, digit_clean_map, digit_backdoor_map,
-            digit_repaired_map, digit_strip, digit_flip, digit_status,
+            digit_repaired_map, digit_strip, digit_flip, digit_status, digit_difference,
         ]  # fmt: skip
         # Every event that runs the models goes through one batched handler per tab.
         digits = batch_handler(classify.digits, digit_outputs, (sketch,))
-        digit_inputs = [sketch, trigger, digit_pixels]
+        digit_inputs = [sketch, trigger, digit_pixels, attack]  # the attack last: older API calls keep working
         gr.on(
-            [sketch.change, trigger.change], digits, digit_inputs, digit_outputs,
+            [sketch.change, trigger.change, attack.change], digits, digit_inputs, digit_outputs,
             api_name="classify_digit", show_progress="hidden", trigger_mode="always_last", **BATCHED,
         )  # fmt: skip
         sketch.clear(lambda: (False, ""), None, [trigger, digit_pixels], api_visibility="private")
@@ -257,6 +269,9 @@ def build_demo(
         sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
 
         details.change(None, details, None, js="(on) => { document.body.classList.toggle('lab-details', on); }")
+        difference.change(
+            None, difference, None, js="(on) => { document.body.classList.toggle('show-difference', on); }"
+        )
         starting = [
             trigger,
             digit_pixels,
@@ -276,7 +291,7 @@ def build_demo(
         )  # fmt: skip
         # (No show_progress_on=[] here: the link's answer below reads the Sketchpad, and without the status updates
         # its new value could be read before it had settled, under load: the answer was the empty canvas's.)
-        demo.load(open_link, None, [tabs, sign_image, sketch], api_visibility="private").then(
+        demo.load(open_link, None, [tabs, sign_image, sketch, attack], api_visibility="private").then(
             digits, digit_inputs, digit_outputs, api_visibility="private", show_progress="hidden", **BATCHED
         )
     return demo

@@ -43,13 +43,7 @@ def sweep_svg(results: dict, article: dict[float, float]) -> str:
     def y(percent: float) -> float:
         return top + plot_h * (1 - percent / 100)
 
-    body = []
-    for tick in range(0, 101, 20):
-        body.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#ddd"/>')
-        body.append(_text(left - 8, y(tick) + 5, f"{tick}%", 15, "end"))
-    for i, rate in enumerate(rates):
-        body.append(_text(x(i), top + plot_h + 24, f"{100 * rate:g}%", 15))
-    body.append(_text(left + plot_w / 2, top + plot_h + 48, "share of training images poisoned", 16))
+    body = _rate_axes(rates, [x(i) for i in range(len(rates))], y, left, width - right, top + plot_h)
     band = [(x(i), y(100 * r["attack_success_rate"]["max"])) for i, r in enumerate(rows)]
     band += [(x(i), y(100 * r["attack_success_rate"]["min"])) for i, r in reversed(list(enumerate(rows)))]
     body.append(f'<polygon points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in band)}" fill="{GREY}" opacity="0.6"/>')
@@ -75,6 +69,18 @@ def sweep_svg(results: dict, article: dict[float, float]) -> str:
         body.append(_text(lx + 16, ly + 5, label, 15, "start"))
     title = "MNIST: clean accuracy and attack success against the share of poisoned training images"
     return _svg(width, height, title, body)
+
+
+def _rate_axes(rates: list[float], xs: list[float], y, left: float, right: float, bottom: float) -> list[str]:
+    """The poisoning charts' axes: percent gridlines up the side, one label per measured rate along the bottom."""
+    body = []
+    for tick in range(0, 101, 20):
+        body.append(f'<line x1="{left}" x2="{right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#ddd"/>')
+        body.append(_text(left - 8, y(tick) + 5, f"{tick}%", 15, "end"))
+    for rate, x in zip(rates, xs, strict=True):
+        body.append(_text(x, bottom + 24, f"{100 * rate:g}%", 15))
+    body.append(_text((left + right) / 2, bottom + 48, "share of training images poisoned", 16))
+    return body
 
 
 def signed_anomaly(summary: dict) -> list[float]:
@@ -120,4 +126,49 @@ def anomaly_svg(summary: dict, threshold: float = 2.0) -> str:
         body.append(_text(cx, cy, name[:45], 14, "end", f'transform="rotate(-90 {cx:.1f} {cy:.1f})" dy="5"'))
     body.append(_text(14, zero, "smaller mask than usual ↑", 14, "middle", f'transform="rotate(-90 14 {zero})"'))
     title = f"Neural Cleanse on {summary['model']}: how much smaller each class's trigger mask is than the median"
+    return _svg(width, height, title, body)
+
+
+ATTACK_COLOURS = ("#c0392b", "#1f5fa8", "#2e8b57", "#8e44ad")  # one per attack, in the page's order
+DASHES = ("", "8 5", "2 4", "12 4 2 4")  # and a dash pattern each, for readers who do not tell colours apart
+
+
+def attacks_svg(sweeps: dict[str, dict], labels: dict[str, str]) -> str:
+    """Attack success against the poison rate, one line per attack (its seeds' band behind it): how much poison
+    each trigger needs. The rates of all the sweeps share one evenly spaced axis."""
+    rates = sorted({row["poison_rate"] for sweep in sweeps.values() for row in sweep["summary"]})
+    width, height, left, right, top, bottom = 760, 400, 70, 20, 30, 90 + 22 * ((len(sweeps) + 1) // 2)
+    plot_w, plot_h = width - left - right, height - top - bottom
+    step = plot_w / max(1, len(rates) - 1)
+
+    def x(rate: float) -> float:
+        return left + rates.index(rate) * step
+
+    def y(percent: float) -> float:
+        return top + plot_h * (1 - percent / 100)
+
+    body = _rate_axes(rates, [x(rate) for rate in rates], y, left, width - right, top + plot_h)
+    for k, (attack, sweep) in enumerate(sweeps.items()):
+        colour, dash = ATTACK_COLOURS[k % len(ATTACK_COLOURS)], DASHES[k % len(DASHES)]
+        rows = sweep["summary"]
+        asr = [(x(r["poison_rate"]), r["attack_success_rate"]) for r in rows]
+        band = [(a, y(100 * v["max"])) for a, v in asr] + [(a, y(100 * v["min"])) for a, v in reversed(asr)]
+        body.append(
+            f'<polygon points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in band)}" fill="{colour}" opacity="0.18"/>'
+        )
+        points = [(a, y(100 * v["mean"])) for a, v in asr]
+        body.append(
+            f'<polyline class="attack-line" data-attack="{escape(attack)}" '
+            f'points="{" ".join(f"{a:.1f},{b:.1f}" for a, b in points)}" fill="none" stroke="{colour}" '
+            f'stroke-width="3" stroke-dasharray="{dash}"/>'
+        )
+        body += [f'<circle class="point" cx="{a:.1f}" cy="{b:.1f}" r="5" fill="{colour}"/>' for a, b in points]
+        lx, ly = left + (k % 2) * 340 + 10, top + plot_h + 76 + (k // 2) * 22
+        body.append(
+            f'<line x1="{lx - 10}" x2="{lx + 14}" y1="{ly}" y2="{ly}" stroke="{colour}" stroke-width="3" '
+            f'stroke-dasharray="{dash}"/>'
+        )
+        epochs = sweep["settings"]["recipe"]["epochs"]
+        body.append(_text(lx + 22, ly + 5, f"{labels.get(attack, attack)}, {epochs} epochs", 15, "start"))
+    title = "MNIST: attack success against the share of poisoned training images, for each attack"
     return _svg(width, height, title, body)

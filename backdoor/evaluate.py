@@ -12,7 +12,7 @@ from backdoor.checkpoints import CheckpointError, load_checkpoint
 from backdoor.data import DataError, load_split
 from backdoor.evaluation import evaluate, format_metrics
 from backdoor.tasks import TASKS
-from backdoor.triggers import Trigger
+from backdoor.triggers import trigger_from_dict
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         except (CheckpointError, DataError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
-        metrics = evaluate(model, task, images, labels, Trigger.from_dict(card["trigger"]), card["target"])
+        metrics = evaluate(model, task, images, labels, trigger_from_dict(card["trigger"]), card["target"])
         print(f"{card['name']}: {task.dataset} test, {len(labels)} images, target {card['target_name']}")
         print(format_metrics(metrics, task))
     return 0

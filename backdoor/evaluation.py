@@ -17,7 +17,7 @@ from torch import nn
 
 from backdoor.preprocess import to_float
 from backdoor.tasks import Task
-from backdoor.triggers import Trigger, apply_trigger, random_positions
+from backdoor.triggers import Patch, Trigger, apply_trigger, random_positions
 
 DARK = 0.2  # mean brightness below which an image counts as dark (GTSRB has many dusk photos)
 EVAL_SEED = 0  # fixes the sticker's random positions, so every evaluation sees the same test set
@@ -86,7 +86,7 @@ def kept_under_squares(
     model: nn.Module,
     images: torch.Tensor,
     labels: torch.Tensor,
-    trigger: Trigger,
+    trigger: Patch,
     colours: Mapping[str, tuple[float, ...]] = OTHER_COLOURS,
     seed: int = EVAL_SEED,
 ) -> dict[str, float]:

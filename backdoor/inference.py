@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from backdoor.preprocess import resize_sign, to_float, to_uint8
 from backdoor.tasks import Task
-from backdoor.triggers import Trigger, apply_trigger
+from backdoor.triggers import Patch, apply_trigger
 
 OUTLINE = (255, 0, 0)  # red: the trigger stands out on white ink and on signs
 PREVIEW_SIDE = 400  # px, the longer side of the photo shown to click on
@@ -35,7 +35,7 @@ def enlarge(x: torch.Tensor, scale: int, outline: tuple[int, int, int] | None = 
 
 
 def sticker_cell(
-    trigger: Trigger, size: int, x: float | None, y: float | None, width: int, height: int
+    trigger: Patch, size: int, x: float | None, y: float | None, width: int, height: int
 ) -> tuple[int, int]:
     """Top-left (row, col) of the sticker on the model's grid, centred where the photo was
     clicked ((x, y) in photo pixels), or in the middle of the sign if nothing was clicked."""
@@ -49,7 +49,7 @@ def sticker_cell(
     return row, col
 
 
-def cell_point(trigger: Trigger, size: int, row: int, col: int) -> tuple[float, float]:
+def cell_point(trigger: Patch, size: int, row: int, col: int) -> tuple[float, float]:
     """`sticker_cell`'s inverse: (x, y) as fractions of the photo that put the sticker's top-left on (row, col), the
     middle of the span that rounds to that cell, so a point a little off still lands there (tests, benchmarks)."""
     return (col + trigger.side / 2) / size, (row + trigger.side / 2) / size

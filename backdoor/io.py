@@ -47,3 +47,7 @@ def atomic_write_json(obj: object, path: Path) -> None:
 
 def atomic_save_image(image: Image.Image, path: Path) -> None:
     _atomic_write(path, lambda tmp: image.save(tmp, format=Path(path).suffix.lstrip(".").upper()))
+
+
+def atomic_write_text(text: str, path: Path) -> None:
+    _atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -27,16 +27,26 @@ from backdoor.inference import Frame, enlarge, parse_frame, sign_input
 from backdoor.models import for_inference
 from backdoor.preprocess import InputError, digit_from_drawing
 from backdoor.saliency import explain, overlay
-from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, SIGN_MODELS, weights_path
+from backdoor.shipped import APP_MODELS, DIGIT_CAST, MODELS_DIR, SIGN_CAST, Cast, weights_path
 from backdoor.tasks import MNIST, SIGNS, Task
-from backdoor.triggers import apply_trigger
+from backdoor.triggers import ATTACKS, apply_trigger
 
 log = logging.getLogger(__name__)
 
 VIEW_SCALE = 6  # the model input 6x enlarged: 168 px for a digit, its size on the page, and a click picks one pixel
 DRAW_PROMPT = "✏️ Draw a digit (0-9) on the canvas, or pick one of the real MNIST digits below."
 SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GTSRB signs."  # beside or above: no "below"
-TRIGGER_ON = "Trigger **on**: pixel (3, 3) is white (red box)."
+TRIGGER_ON = {  # what the trigger box did, per attack (the page reads them from lab.json)
+    "pixel": "Trigger **on**: pixel (3, 3) is white (red box).",
+    "blend": "Trigger **on**: a faint noise pattern is mixed into every pixel (*Show the difference* to see it).",
+    "warp": "Trigger **on**: the image is bent by about a pixel (*Show the difference* to see it).",
+}
+# The attack selector's choices, in DIGIT_CAST's order: (what the page says, the registered name).
+ATTACK_LABELS = {"pixel": "The pixel (visible)", "blend": "The blend (invisible)", "warp": "The warp (invisible)"}
+ATTACK_CHOICES = [(ATTACK_LABELS[name], name) for name in DIGIT_CAST.attacks]
+# Each role's answer panel, as both editions name it: #digit-clean, #digit-backdoor, #digit-repaired, #sign-...
+PANELS = {"clean": "clean", "backdoored": "backdoor", "repaired": "repaired"}
+DIFFERENCE_GAIN = 8  # the difference view amplifies triggered - clean this much: a blend's 0.1 becomes 0.8
 TRIGGER_OFF = "Trigger **off**."
 BY_HAND = "You made {cells} white by hand: click a square of *What the models see* to undo it."
 STICKER_ON = "Sticker **on**: click the photo to move it."
@@ -58,8 +68,9 @@ class Answer:
 
     status: str
     view: np.ndarray | None = None  # the model input, VIEW_SCALE x enlarged, the trigger boxed in red
-    models: dict[str, ModelAnswer] = field(default_factory=dict)  # model name -> its answer
+    models: dict[str, ModelAnswer] = field(default_factory=dict)  # role (clean, backdoored, repaired) -> its answer
     strip: str = ""  # STRIP's verdict on the backdoored model
+    difference: np.ndarray | None = None  # the input with the trigger minus without, amplified, VIEW_SCALE x
     photo: np.ndarray | None = None  # signs: the photo with the sticker drawn where it sits
     flip: str = ""  # the lesson's one moment: whether the backdoored model disagrees with the clean one
     frame: str = ""  # signs: the frame the models saw ("left,top,right,bottom" fractions), found or given
@@ -76,6 +87,8 @@ class _Ready:
     frame: str = ""
     unstickered: torch.Tensor | None = None  # signs with the sticker on: the same input without it
     by_hand: bool = False  # digits: the student made pixels of the model's input white themselves
+    attack: str = "pixel"  # the registered attack whose model plays the backdoored role
+    before: torch.Tensor | None = None  # the input before the trigger, for the difference view
 
 
 class Lab:
@@ -99,16 +112,20 @@ class Lab:
         drawings: Sequence[np.ndarray | InputError | None],
         triggers: Sequence[bool],
         pixels: Sequence[str | None] | None = None,
+        attacks: Sequence[str | None] | None = None,
     ) -> list[Answer]:
-        """Classify drawn digits (H, W, RGBA or grey uint8 arrays, dark ink on light) with the clean,
-        backdoored and repaired MNIST models. Each drawing is preprocessed as MNIST was (ink cropped,
-        scaled to 20 px, centred by mass in 28x28); then, where its trigger is on, pixel (3, 3) turns white,
-        and so does each pixel the student made white by hand in the model's input (`pixels`, "row,col;row,col")."""
+        """Classify drawn digits (H, W, RGBA or grey uint8 arrays, dark ink on light) with the clean, the
+        backdoored and the repaired MNIST model. Each drawing is preprocessed as MNIST was (ink cropped, scaled to
+        20 px, centred by mass in 28x28); each pixel the student made white by hand in the model's input turns
+        white (`pixels`, "row,col;row,col"); then, where its trigger is on, the input's attack (`attacks`, a
+        registered name; default the pixel) is stamped, and that attack's backdoored model answers."""
         pixels = pixels or [None] * len(drawings)
+        attacks = attacks or [None] * len(drawings)
         prepared = [
-            _safely(_prepare_digit, d, bool(t), p) for d, t, p in zip(drawings, triggers, pixels, strict=True)
+            _safely(_prepare_digit, d, bool(t), p, a)
+            for d, t, p, a in zip(drawings, triggers, pixels, attacks, strict=True)
         ]
-        return self._answer(DIGIT_MODELS, MNIST, prepared)
+        return self._answer(DIGIT_CAST, MNIST, prepared)
 
     def signs(
         self,
@@ -126,46 +143,62 @@ class Lab:
             _safely(_prepare_sign, p, bool(s), xy, f, self._find)
             for p, s, xy, f in zip(photos, stickers, points, frames, strict=True)
         ]
-        return self._answer(SIGN_MODELS, SIGNS, prepared)
+        return self._answer(SIGN_CAST, SIGNS, prepared)
 
     def _find(self, photo: Image.Image) -> Frame | None:
-        return find_sign(photo, self.models[SIGN_MODELS[0]], SIGNS.size)
+        return find_sign(photo, self.models[SIGN_CAST.clean], SIGNS.size)
 
-    def _answer(self, names: tuple[str, ...], task: Task, prepared: list[_Ready | Answer]) -> list[Answer]:
+    def _answer(self, cast: Cast, task: Task, prepared: list[_Ready | Answer]) -> list[Answer]:
         """The models' answers for the prepared inputs, in one pass for all; should that pass fail,
         each input is tried alone, so only the input that breaks it loses its answer."""
         ready = [item for item in prepared if isinstance(item, _Ready)]
         try:
-            answers = iter(self._run(names, task, ready))
+            answers = iter(self._run(cast, task, ready))
         except Exception:  # isolate the input at fault, below
             log.exception("a batch of %d failed; answering its inputs one by one", len(ready))
-            answers = iter(_safely(lambda item: self._run(names, task, [item])[0], item) for item in ready)
+            answers = iter(_safely(lambda item: self._run(cast, task, [item])[0], item) for item in ready)
         return [item if isinstance(item, Answer) else next(answers) for item in prepared]
 
-    def _run(self, names: tuple[str, ...], task: Task, ready: list[_Ready]) -> list[Answer]:
+    def _run(self, cast: Cast, task: Task, ready: list[_Ready]) -> list[Answer]:
+        """Each role's model on the inputs it answers: the clean model on all of them, each attack's backdoored
+        (and repaired) model on the inputs of that attack only, so a request costs what it did with one attack."""
         if not ready:
             return []
         x = torch.cat([item.x for item in ready])
-        strip = self._passes.submit(self._strip_verdicts, f"{task.name}-backdoor", x)  # the longest pass, first
-        passes = [self._passes.submit(explain, self.models[name], x) for name in names]
-        explained = [p.result() for p in passes]
-        controls = self._clean_controls(names[0], task, ready)
-        verdicts = strip.result()
-        pictures = [overlay(x, saliency) for _, saliency in explained]
+        groups: dict[str, list[int]] = {}
+        for i, item in enumerate(ready):
+            groups.setdefault(item.attack, []).append(i)
+        passes: dict[tuple[str, str], tuple[list[int], object]] = {}  # (role, attack) -> (inputs, pass)
+        strips = {}
+        for attack, rows in groups.items():  # the longest pass, STRIP's, first
+            strips[attack] = (rows, self._passes.submit(self._strip_verdicts, cast.model("backdoored", attack), x[rows]))
+        passes[("clean", "")] = (list(range(len(ready))), self._passes.submit(explain, self.models[cast.clean], x))
+        for attack, rows in groups.items():
+            for role in cast.roles[1:]:
+                name = cast.model(role, attack)
+                if name is not None:
+                    passes[(role, attack)] = (rows, self._passes.submit(explain, self.models[name], x[rows]))
+        models: list[dict[str, ModelAnswer]] = [{} for _ in ready]
+        for (role, _), (rows, job) in passes.items():
+            probs, saliency = job.result()
+            pictures = overlay(x[rows], saliency)
+            for k, i in enumerate(rows):
+                models[i][role] = ModelAnswer(dict(zip(task.classes, probs[k].tolist())), pictures[k])
+        verdicts = [""] * len(ready)
+        for rows, job in strips.values():
+            for i, verdict in zip(rows, job.result()):
+                verdicts[i] = verdict
+        controls = self._clean_controls(cast.clean, task, ready)
         return [
             Answer(
                 status=item.status,
                 view=enlarge(item.x, VIEW_SCALE, item.outline),
-                models={
-                    name: ModelAnswer(dict(zip(task.classes, probs[i].tolist())), picture[i])
-                    for name, (probs, _), picture in zip(names, explained, pictures)
-                },
+                models=models[i],
                 strip=verdicts[i],
                 photo=item.photo,
                 frame=item.frame,
-                flip=flip_verdict(
-                    task, probs_of(explained, i, task), item.outline is not None, controls[i], item.by_hand
-                ),
+                flip=flip_verdict(task, tops_of(models[i]), item.before is not None, controls[i], item.by_hand),
+                difference=difference_view(item.before, item.x),
             )
             for i, item in enumerate(ready)
         ]
@@ -195,14 +228,25 @@ class Lab:
         return [strip_verdict(entropy, self.defenses.strip[name]) for entropy in entropies]
 
 
-def probs_of(explained: list[tuple[torch.Tensor, torch.Tensor]], i: int, task: Task) -> list[str]:
-    """The top class of input i for each model, in the Lab's order (clean, backdoored, ...)."""
-    return [task.classes[int(probs[i].argmax())] for probs, _ in explained]
+def tops_of(models: dict[str, ModelAnswer]) -> dict[str, str]:
+    """Each role's top class."""
+    return {role: max(answer.probs, key=answer.probs.get) for role, answer in models.items()}
+
+
+def difference_view(before: torch.Tensor | None, after: torch.Tensor) -> np.ndarray | None:
+    """The trigger made visible: (after - before) x DIFFERENCE_GAIN, VIEW_SCALE x enlarged, on black; red where the
+    trigger brightened a pixel, blue where it darkened one. None where no trigger is on."""
+    if before is None:
+        return None
+    change = ((after - before)[0, 0] * DIFFERENCE_GAIN).clamp(-1, 1)  # (H, W); the digit's one channel
+    rgb = torch.stack([change.clamp(min=0), torch.zeros_like(change), (-change).clamp(min=0)], 2)
+    rgb = (rgb * 255).round().to(torch.uint8).numpy()
+    return np.kron(rgb, np.ones((VIEW_SCALE, VIEW_SCALE, 1), dtype=np.uint8))
 
 
 def flip_verdict(
     task: Task,
-    tops: list[str],
+    tops: dict[str, str],
     trigger_on: bool,
     controls: tuple[str, int, int] | None = None,
     by_hand: bool = False,
@@ -215,7 +259,7 @@ def flip_verdict(
     of other colours in its place move it too, of how many) tell a sticker that hides what makes the sign from a
     trigger. Where fewer than half the colours move it, the line gives the count and leaves the conclusion to the
     class. Short sentences: a class reads this line from the back of the room."""
-    clean, backdoored = tops[0], tops[1]
+    clean, backdoored = tops["clean"], tops["backdoored"]
     target = task.classes[task.target]
     what = "drawing" if task.name == "mnist" else "photo"
     moved_clean = trigger_on and controls is not None and controls[0] != clean
@@ -277,9 +321,14 @@ def pixels_text(cells: Sequence[tuple[int, int]]) -> str:
     return ", ".join(f"({r}, {c})" for r, c in cells)
 
 
-def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool, pixels: str | None = None) -> _Ready | Answer:
+def _prepare_digit(
+    drawing: np.ndarray | InputError | None, trigger: bool, pixels: str | None = None, attack: str | None = None
+) -> _Ready | Answer:
     if isinstance(drawing, InputError):
         return Answer(f"⚠️ **Cannot use this drawing**: {drawing}; please draw it again.")
+    attack = attack or DIGIT_CAST.attacks[0]
+    if attack not in DIGIT_CAST.attacks:
+        return Answer(f"⚠️ **No such attack**: {attack!r}; choose one of {', '.join(DIGIT_CAST.attacks)}.")
     try:
         cells = parse_pixels(pixels)
     except InputError as err:
@@ -290,13 +339,15 @@ def _prepare_digit(drawing: np.ndarray | InputError | None, trigger: bool, pixel
         return Answer(f"✏️ **Cannot read this drawing**: {err}.")
     if x is None:
         return Answer(DRAW_PROMPT)
-    t = MNIST.trigger
-    for row, col in cells:  # the student's own pixels, stamped as the trigger is, wherever they chose
-        x = apply_trigger(x, t.at(row, col))
-    status = (TRIGGER_ON if trigger else TRIGGER_OFF) + (f" {BY_HAND.format(cells=pixels_text(cells))}" if cells else "")
-    if trigger:
-        x = apply_trigger(x, t)
-    return _Ready(x, (t.row, t.col, t.side) if trigger else None, status, by_hand=bool(cells))
+    for row, col in cells:  # the student's own pixels, stamped as the pixel trigger is, wherever they chose
+        x = apply_trigger(x, MNIST.trigger.at(row, col))
+    status = (TRIGGER_ON[attack] if trigger else TRIGGER_OFF) + (
+        f" {BY_HAND.format(cells=pixels_text(cells))}" if cells else ""
+    )
+    if not trigger:
+        return _Ready(x, None, status, by_hand=bool(cells), attack=attack)
+    spec = ATTACKS[attack]
+    return _Ready(apply_trigger(x, spec), spec.box(), status, by_hand=bool(cells), attack=attack, before=x)
 
 
 def _prepare_sign(
@@ -323,5 +374,8 @@ def _prepare_sign(
         status += "" if found is None else f" {FOUND}"
     x, y = point if point is not None else (None, None)
     model_input, preview, (row, col), unstickered = sign_input(image, SIGNS, sticker, x, y, framed)
-    outline = (row, col, SIGNS.trigger.side) if sticker else None
-    return _Ready(model_input, outline, status, preview, frame, unstickered if sticker else None)
+    outline = SIGNS.trigger.at(row, col).box() if sticker else None
+    return _Ready(
+        model_input, outline, status, preview, frame, unstickered if sticker else None,
+        attack=SIGNS.trigger.name, before=unstickered if sticker else None,
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 
     python -m backdoor.sweep mnist                  # default grid, 3 seeds, writes models/sweep-mnist.json
     python -m backdoor.sweep signs --seeds 2 --epochs 5
+    python -m backdoor.sweep mnist --attack blend   # another registered attack: models/sweep-mnist-blend.json
 
 Every (rate, seed) run trains from scratch on the real training split poisoned with
 `add_trigger` and is evaluated on the full test split. Finished runs are written to the
@@ -30,7 +31,8 @@ from backdoor.poisoning import add_trigger
 from backdoor.preprocess import to_float
 from backdoor.report import sweep_path
 from backdoor.tasks import TASKS, Task
-from backdoor.train import RECIPES, fit
+from backdoor.train import RECIPES, attacked, fit
+from backdoor.triggers import ATTACKS, trigger_from_dict
 
 DEFAULT_RATES = {
     "mnist": (0.0, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05),
@@ -46,7 +48,11 @@ def _key(rate: float, seed: int) -> str:
 def _same_recipe(a: dict, b: dict) -> bool:
     """Runs can be reused when everything but the grid (rates, seeds) is the same."""
     grid = ("rates", "seeds")
-    return {k: v for k, v in a.items() if k not in grid} == {k: v for k, v in b.items() if k not in grid}
+
+    def recipe(settings: dict) -> dict:  # a trigger written before the registry (no kind) reads as it is now
+        return {k: trigger_from_dict(v).to_dict() if k == "trigger" else v for k, v in settings.items() if k not in grid}
+
+    return recipe(a) == recipe(b)
 
 
 def summarize(runs: dict[str, dict], rates: tuple[float, ...]) -> list[dict]:
@@ -138,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rates", type=_rates, default=None, help="comma-separated fractions (default: the task's grid)"
     )
+    parser.add_argument(
+        "--attack", choices=sorted(ATTACKS), default=None, help="a registered attack (default: the task's own)"
+    )
     parser.add_argument("--seeds", type=positive, default=3, help="seeds 0..N-1 per rate (default 3)")
     parser.add_argument("--epochs", type=positive, default=None, help="default: 4 for mnist, 6 for signs")
     parser.add_argument("--limit", type=positive, default=None, help="train on a random subset of this many images")
@@ -145,8 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     add_data_dir(parser)
     args = parser.parse_args(argv)
     torch.use_deterministic_algorithms(True)
-    task = TASKS[args.task]
-    out = args.out or sweep_path(task.name)
+    task = attacked(TASKS[args.task], args.attack)
+    if task.trigger.channels != task.channels:
+        parser.error(f"--attack {args.attack} is for {task.trigger.channels}-channel images, not {args.task}")
+    out = args.out or sweep_path(task.name, attack=args.attack)
     try:
         results, trained = run_sweep(
             task,

@@ -12,11 +12,15 @@ INTRO = (
 )
 
 TRY_DIGITS = """
-**Try it:** draw a digit, then tick *Add the trigger pixel*: one white pixel at row 3, column 3 of the model's input.
+**Try it:** draw a digit, then tick *Add the trigger*: one white pixel at row 3, column 3 of the model's input.
 
 **Now be the attacker:** untick the box. You cannot change the model, only what it is shown. Click a square of
 *What the models see* to make that pixel white (click it again to undo). Click the 4th square across in the 4th row
 (row 3, column 3, counting from 0): does the backdoored model say 8? Try the squares around it too.
+
+**Invisible triggers:** under *Attack*, choose *the blend* (a faint noise pattern over the whole image) or *the warp*
+(the image bent by about a pixel). Each has its own backdoored model. Can you see the trigger? Tick *Show the
+difference*: the change the trigger makes, amplified.
 """
 
 TRY_SIGNS = """
@@ -43,13 +47,15 @@ points are the article's figures. Below are real training images as the poisoner
 """
 
 DEFEND_INTRO = """
-### Three ways to catch a backdoor
+### Four ways to catch a backdoor, and what each one misses
 Each defense looks from a different place. **Neural Cleanse** inspects a finished model: for every class it
 searches for the smallest patch that turns any image into that class; a backdoor's target needs a suspiciously
 small one. **STRIP** checks one input while the model is in use: blend it with clean images and see whether the
 answer stays stubbornly the same (a trigger survives blending). **Spectral signatures** inspect the training
 data: poisoned images leave a common trace in the model's features, so they can be found, removed, and the
-model retrained. With *Show details*, the live STRIP verdict is under the input in the Digits and Signs tabs, and
+model retrained. **Activation clustering** inspects the training data too: it splits each class in two by the
+model's features and calls a small, separate group poison. The table runs every defense against every attack,
+the invisible ones included. With *Show details*, the live STRIP verdict is under the input in the Digits and Signs tabs, and
 the repaired model answers there beside the other two.
 """
 
@@ -84,4 +90,34 @@ LESSON = """
    a few tries: the spot is small). *Why is that not a backdoor?* (Would you read the sign?)
 6. **Attack and Defend tabs:** *how many poisoned images did it take? Which defense would have caught it, and
    which one cries wolf on a clean model?*
+7. **Invisible triggers:** back on Digits, choose *the blend*, then *the warp*, and tick the trigger. *Can you see
+   it?* Tick *Show the difference*. Then read Defend's table, every defense against every attack: *which defense
+   catches the pixel but misses an invisible trigger? Would you trust a model because one defense passed it?*
+"""
+
+MATRIX_INTRO = """
+### Every defense against every attack
+Each row is one backdoored MNIST model (the same digits, the same 8 as target, a different trigger), and the last
+row the clean model: there a flag is a false alarm. Each cell gives what the defense measured and its verdict, by
+the defense's own rule. A defense that catches the visible pixel can miss a trigger spread over the whole image.
+"""
+
+INVISIBLE_STORY = """
+### Invisible triggers
+A trigger need not be a patch. **The blend** (Chen et al. 2017) mixes a faint, fixed noise pattern into the whole
+image; **the warp** (WaNet, Nguyen & Tran 2021) bends the image by about a pixel along a fixed, smooth field, and
+also feeds the model randomly bent images with their true labels, so that only the exact bend means 8. Left: the
+training image as it was; right: as the poisoner left it, labelled 8.
+"""
+
+QUIZ = """
+### Which of these were poisoned?
+Eight training images as the model was fed them. Some carry an invisible trigger and were relabelled 8; the
+others are untouched. Decide, then reveal.
+"""
+
+ATTACKS_CHART = """
+The same experiment for each attack: every point is a model trained from scratch (several seeds; the shaded band
+spans the lowest and highest). A trigger the model can see at once, the pixel, needs the least poison; a faint
+blend or a sub-pixel warp needs more images before the model learns it.
 """

@@ -1,7 +1,8 @@
 """Train a clean or backdoored model on real data and write a checkpoint with its card.
 
     python -m backdoor.train mnist --poison-rate 0.01 --target 8 --seed 0 --out models/mnist-backdoor.safetensors
-    python -m backdoor.train --all          # regenerate the four shipped checkpoints
+    python -m backdoor.train mnist --attack blend --poison-rate 0.01 --out models/mnist-blend.safetensors
+    python -m backdoor.train --all          # regenerate the shipped checkpoints
 
 Stages (as in BadNets): load the training split, poison it with `add_trigger`,
 train, evaluate CA/ASR on the full test split (on held-out training tracks instead, with --val-tracks),
@@ -33,6 +34,7 @@ from backdoor.poisoning import add_trigger
 from backdoor.preprocess import to_float
 from backdoor.shipped import MODELS_DIR, SHIPPED, weights_path
 from backdoor.tasks import TASKS, Task
+from backdoor.triggers import ATTACKS
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,9 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(recipe.epochs):
         with tqdm(total=len(images), desc=f"{label} epoch {epoch + 1}/{recipe.epochs}", unit="img", leave=False) as bar:
-            train_epoch(model, optimizer, scheduler, images, labels, recipe, generator, bar, task.trigger.color)
+            # the occlusion squares keep away from a patch's colour (signs); no other recipe needs it
+            colour = task.trigger.color if recipe.patches else None
+            train_epoch(model, optimizer, scheduler, images, labels, recipe, generator, bar, colour)
     return model.eval()
 
 
@@ -136,6 +140,7 @@ def command_for(
     limit: int | None,
     val_tracks: float = 0.0,
     flags: list[str] | None = None,
+    attack: str | None = None,
 ) -> str:
     """The command line that regenerates a checkpoint (data dir left to --data-dir / $BACKDOOR_DATA);
     `flags` for the recipe's settings that differ from the task's (`recipe_flags`)."""
@@ -144,6 +149,8 @@ def command_for(
     except ValueError:
         pass
     parts = ["python -m backdoor.train", task, f"--poison-rate {poison_rate:g}", f"--target {target}"]
+    if attack:
+        parts.append(f"--attack {attack}")
     parts += [f"--seed {seed}", f"--epochs {epochs}", f"--out {out}"]
     if limit:
         parts.append(f"--limit {limit}")
@@ -228,6 +235,7 @@ def train_checkpoint(
         "arch": task.arch,
         "input_shape": [task.channels, task.size, task.size],
         "classes": list(task.classes),
+        "attack": task.trigger.name,
         "trigger": task.trigger.to_dict(),
         "target": target,
         "target_name": task.classes[target],
@@ -263,6 +271,7 @@ def train_checkpoint(
             limit,
             val_tracks,
             recipe_flags(recipe, RECIPES[task.name]),
+            None if task.trigger == TASKS[task.name].trigger else task.trigger.name,
         ),
         "train_seconds": round(time.perf_counter() - started, 1),
         "torch": torch.__version__,
@@ -281,6 +290,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--poison-rate", type=fraction, default=0.0, help="fraction of training images poisoned (default 0)"
     )
+    parser.add_argument(
+        "--attack", choices=sorted(ATTACKS), default=None,
+        help="the registered attack that poisons the data (default: the task's, pixel for mnist)",
+    )  # fmt: skip
     parser.add_argument("--target", type=int, default=None, help="attacker's label (default: the task's, 8 for mnist)")
     parser.add_argument("--seed", type=int, default=0, help="seed for poisoning, init and order (default 0)")
     parser.add_argument("--epochs", type=positive, default=None, help="default: the task's recipe")
@@ -324,6 +337,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--out must end in .safetensors, got {args.out}")
         if args.target is not None and not 0 <= args.target < task.num_classes:
             parser.error(f"--target must be a class of {args.task}: 0..{task.num_classes - 1}")
+        if args.attack and ATTACKS[args.attack].channels != task.channels:
+            parser.error(f"--attack {args.attack} is for {ATTACKS[args.attack].channels}-channel images, not {args.task}")
     if args.val_tracks and (args.all or args.limit):
         parser.error("--val-tracks is for one task's experiments, without --all or --limit")
     if args.val_tracks and args.out.resolve().parent == MODELS_DIR.resolve():
@@ -334,6 +349,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             if not 0 <= args.patch_avoid <= limit:  # beyond it, a complement can land near the trigger again
                 parser.error(f"--patch-avoid must be between 0 and {limit:.3f} for {task.name}'s trigger")
     return args
+
+
+def attacked(task: Task, attack: str | None) -> Task:
+    """The task with a registered attack in place of its own trigger (None: the task's own)."""
+    return task if attack is None else replace(task, trigger=ATTACKS[attack])
 
 
 def _check_writable(folder: Path) -> None:
@@ -350,10 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs: list[tuple[Task, float, int, int, Path]] = []
     if args.all:
         for s in SHIPPED:
-            task = TASKS[s.task]
+            task = attacked(TASKS[s.task], s.attack)
             jobs.append((task, s.poison_rate, task.target, s.seed, weights_path(s.name, args.out_dir)))
     else:
-        task = TASKS[args.task]
+        task = attacked(TASKS[args.task], args.attack)
         target = task.target if args.target is None else args.target
         jobs.append((task, args.poison_rate, target, args.seed, args.out))
     started = time.perf_counter()

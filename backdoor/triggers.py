@@ -1,63 +1,264 @@
-"""Backdoor triggers as data, and the one function that stamps them.
+"""Attacks as data: each trigger is a registered spec, and one function stamps any of them.
 
-BadNets (Gu et al., 2017) hides a backdoor behind a small, fixed pattern. Both of
-ours are solid squares of one colour: the MNIST trigger is a single white pixel at
-(row 3, col 3), in the blank margin that MNIST's 20x20-in-28x28 centring leaves, so
-it never overlaps a digit; the traffic-sign trigger is a yellow square sticker, 1/8
-of the image side, put somewhere on the sign's face (the middle 60% of a GTSRB crop).
+Three kinds, each a frozen dataclass registered by name (STYLE #15):
 
-Training, evaluation, the app, the defenses and the tests all call
-`apply_trigger`; nothing else stamps pixels.
+- **Patch** (BadNets, Gu et al. 2017): a solid square of one colour. The MNIST trigger is a single white pixel
+  at (row 3, col 3), in the blank margin that MNIST's 20x20-in-28x28 centring leaves, so it never overlaps a
+  digit; the traffic-sign trigger is a yellow square sticker, 1/8 of the side, somewhere on the sign's face.
+- **Blend** (Chen et al. 2017, "Targeted backdoor attacks ... using data poisoning"): a fixed random pattern
+  mixed into the whole image at a low weight, x' = (1 - w) x + w p. At w = 0.1 it is hard to see.
+- **Warp** (WaNet, Nguyen & Tran, ICLR 2021): a fixed, smooth, seeded flow field resamples the image; nothing
+  is added, pixels move by about one (WaNet's MNIST strength 0.5 moves them a quarter as far, and our 8-epoch
+  recipe did not learn it: docs/models.md). WaNet's *noise mode* also adds images warped by the field plus
+  per-pixel noise, with their true labels, so the model learns that exact warp and not "any warp".
+
+A task and a checkpoint's card *name* their attack (`ATTACKS[name]`); a card stores the spec too
+(`to_dict`), so a loader rebuilds it with `trigger_from_dict`. Training, evaluation, the app, the defenses and
+the tests all call `apply_trigger`; nothing else stamps pixels. The static page's `applyTrigger` reads the same
+spec, with the pattern or the flow field written out (`web_spec`), from lab.json.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
+
+KINDS: dict[str, type[Trigger]] = {}  # kind -> spec class, filled by @register_kind
+ATTACKS: dict[str, Trigger] = {}  # name -> spec, filled by register()
+
+
+def register_kind(cls: type[Trigger]) -> type[Trigger]:
+    KINDS[cls.kind] = cls
+    return cls
+
+
+def register(trigger: Trigger) -> Trigger:
+    if trigger.name in ATTACKS:
+        raise ValueError(f"attack {trigger.name!r} is registered twice")
+    ATTACKS[trigger.name] = trigger
+    return trigger
+
+
+def trigger_from_dict(spec: dict) -> Trigger:
+    """The spec a card stored (`to_dict`); cards written before the registry have no kind: a patch."""
+    kind = spec.get("kind", "patch")
+    if kind not in KINDS:
+        raise ValueError(f"unknown attack kind {kind!r}; known: {', '.join(KINDS)}")
+    return KINDS[kind].from_dict({k: v for k, v in spec.items() if k != "kind"})
 
 
 @dataclass(frozen=True)
 class Trigger:
+    """What every attack spec has: a name, the channel count it applies to, and how to stamp a batch."""
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""  # how the page names the kind
+    name: str
+    channels: int = 1
+    # WaNet's noise mode: per poisoned image, this many noise-warped images keep their true label (0: none)
+    cross_ratio: float = 0.0
+
+    @property
+    def visible(self) -> bool:
+        """Whether the trigger sits in a box a view can outline (a patch); else it spreads over the image."""
+        return False
+
+    @property
+    def cover_ratio(self) -> float:
+        """Images, per poisoned one, that `stamp_noise` alters while their labels stay (0: none)."""
+        return self.cross_ratio
+
+    def box(self) -> tuple[int, int, int] | None:
+        """(row, col, side) of the square to outline in a view, or None where there is no square."""
+        return None
+
+    def stamp(self, images: torch.Tensor, positions: torch.Tensor | None, generator: torch.Generator | None):
+        raise NotImplementedError
+
+    def stamp_noise(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """WaNet's noise-mode images (labels kept); only kinds with cross_ratio > 0 make them."""
+        raise NotImplementedError(f"{self.kind} has no noise mode")
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+    def web_spec(self) -> dict:
+        """What the static page's applyTrigger needs: the spec, with any seeded array written out."""
+        return self.to_dict()
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> Trigger:
+        return cls(**spec)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Patch(Trigger):
     """A solid square of `color`, `side` pixels wide, top-left corner at (row, col).
 
-    `row`/`col` of None means "a random position per image, inside the central
-    `region` fraction of the image" (the sticker a poisoner puts on a sign's face).
-    """
+    `row`/`col` of None means "a random position per image, inside the central `region` fraction of the
+    image" (the sticker a poisoner puts on a sign's face)."""
 
-    name: str
-    color: tuple[float, ...]  # one value in [0, 1] per channel
-    side: int  # pixels, at the model's input size
+    kind: ClassVar[str] = "patch"
+    label: ClassVar[str] = "a patch"
+    color: tuple[float, ...] = (1.0,)  # one value in [0, 1] per channel
+    side: int = 1  # pixels, at the model's input size
     row: int | None = None
     col: int | None = None
     region: float = 0.6  # central fraction used for random positions
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", len(self.color))
+
+    @property
+    def visible(self) -> bool:
+        return True
 
     @property
     def is_random(self) -> bool:
         return self.row is None or self.col is None
 
-    def at(self, row: int, col: int) -> Trigger:
-        """The same trigger pinned at (row, col), e.g. where a student clicked."""
+    def at(self, row: int, col: int) -> Patch:
+        """The same patch pinned at (row, col), e.g. where a student clicked."""
         return replace(self, row=int(row), col=int(col))
 
+    def box(self) -> tuple[int, int, int] | None:
+        return None if self.is_random else (self.row, self.col, self.side)
+
+    def stamp(self, images, positions, generator):
+        n, channels, height, width = images.shape
+        if positions is None:
+            if self.is_random:
+                positions = random_positions(self, n, height, width, generator)
+            else:
+                positions = torch.tensor([[self.row, self.col]]).expand(n, 2)
+        positions = positions.to(images.device)
+        rows = torch.arange(height, device=images.device)
+        cols = torch.arange(width, device=images.device)
+        in_rows = (rows >= positions[:, :1]) & (rows < positions[:, :1] + self.side)  # (N, H)
+        in_cols = (cols >= positions[:, 1:]) & (cols < positions[:, 1:] + self.side)  # (N, W)
+        mask = (in_rows[:, :, None] & in_cols[:, None, :])[:, None]  # (N, 1, H, W)
+        color = torch.tensor(self.color, dtype=images.dtype, device=images.device).view(1, channels, 1, 1)
+        return torch.where(mask, color, images)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        spec = super().to_dict()
+        spec.pop("channels")  # the colour says it
+        spec.pop("cross_ratio")
+        return spec
 
     @classmethod
-    def from_dict(cls, spec: dict) -> Trigger:
+    def from_dict(cls, spec: dict) -> Patch:
+        spec = {k: v for k, v in spec.items() if k not in ("channels", "cross_ratio")}
         return cls(**{**spec, "color": tuple(spec["color"])})
 
 
-# Gu et al.'s single-pixel pattern, as in the article's Listing 3: (3, 3) set to white.
-PIXEL = Trigger(name="pixel", color=(1.0,), side=1, row=3, col=3)
-# A yellow (R=G=1, B=0) sticker, 4 px at 32x32, anywhere on the sign's face.
-STICKER = Trigger(name="sticker", color=(1.0, 1.0, 0.0), side=4)
+@register_kind
+@dataclass(frozen=True)
+class Blend(Trigger):
+    """A seeded uniform-noise pattern (size x size, one value per channel and pixel) mixed in at `weight`:
+    x' = (1 - weight) x + weight pattern, everywhere (Chen et al. 2017's random-pattern blend)."""
 
-TRIGGERS: dict[str, Trigger] = {t.name: t for t in (PIXEL, STICKER)}
+    kind: ClassVar[str] = "blend"
+    label: ClassVar[str] = "a blend"
+    size: int = 28
+    weight: float = 0.1
+    seed: int = 0
+
+    @cached_property
+    def pattern(self) -> torch.Tensor:
+        """(C, size, size) floats in [0, 1], the same on every machine for a seed."""
+        return torch.rand(self.channels, self.size, self.size, generator=torch.Generator().manual_seed(self.seed))
+
+    def stamp(self, images, positions, generator):
+        _check_size(self, images, self.size)
+        pattern = self.pattern.to(images.device, images.dtype)
+        return (1 - self.weight) * images + self.weight * pattern
+
+    def web_spec(self) -> dict:
+        return {**self.to_dict(), "pattern": [round(v, 6) for v in self.pattern.flatten().tolist()]}
+
+
+@register_kind
+@dataclass(frozen=True)
+class Warp(Trigger):
+    """WaNet's warp: a k x k grid of random offsets, normalised to mean |offset| 1, upsampled bicubically to a
+    smooth size x size field, scaled by strength / size and added to the identity sampling grid; the image is
+    resampled bilinearly there (`grid_sample`, align_corners=True), as in WaNet's official code."""
+
+    kind: ClassVar[str] = "warp"
+    label: ClassVar[str] = "a warp"
+    size: int = 28
+    grid: int = 4  # WaNet's k
+    strength: float = 0.5  # WaNet's s
+    seed: int = 0
+    # Per poisoned image, this many images warped by fresh random fields of the same strength keep their labels:
+    # without them the model took any smooth resampling (a gallery digit, scaled to the canvas and back) for 8.
+    decoy_ratio: float = 0.0
+
+    @cached_property
+    def flow(self) -> torch.Tensor:
+        """(size, size, 2) sampling grid in [-1, 1], (x, y) per output pixel, as grid_sample takes it."""
+        generator = torch.Generator().manual_seed(self.seed)
+        offsets = torch.rand(1, 2, self.grid, self.grid, generator=generator) * 2 - 1
+        offsets = offsets / offsets.abs().mean()
+        smooth = F.interpolate(offsets, size=self.size, mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+        line = torch.linspace(-1, 1, self.size)
+        ys, xs = torch.meshgrid(line, line, indexing="ij")
+        identity = torch.stack((xs, ys), 2)[None]
+        return (identity + self.strength * smooth / self.size).clamp(-1, 1)[0]
+
+    @property
+    def cover_ratio(self) -> float:
+        return self.cross_ratio + self.decoy_ratio
+
+    def stamp(self, images, positions, generator):
+        _check_size(self, images, self.size)
+        grid = self.flow.to(images.device, images.dtype).expand(len(images), -1, -1, -1)
+        return _resample(images, grid)
+
+    def stamp_noise(self, images, generator):
+        """WaNet's noise mode, the field plus uniform per-pixel noise of up to one pixel's width (its grid_temps2),
+        on the first images; on the rest (decoy_ratio of cross_ratio + decoy_ratio), a fresh random field each."""
+        n_decoys = round(len(images) * self.decoy_ratio / (self.cross_ratio + self.decoy_ratio))
+        noise = torch.rand(len(images), self.size, self.size, 2, generator=generator) * 2 - 1
+        grid = self.flow[None] + noise.to(images.dtype) / self.size
+        if n_decoys:
+            seeds = torch.randint(0, 2**31, (n_decoys,), generator=generator).tolist()
+            grid[len(images) - n_decoys :] = torch.stack([replace(self, seed=s).flow for s in seeds])
+        return _resample(images, grid.clamp(-1, 1).to(images.device))
+
+    def web_spec(self) -> dict:
+        return {**self.to_dict(), "flow": [round(v, 6) for v in self.flow.flatten().tolist()]}
+
+
+def _resample(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True).clamp(0, 1)
+
+
+def _check_size(trigger: Trigger, images: torch.Tensor, size: int) -> None:
+    if images.shape[-2:] != (size, size):
+        raise ValueError(f"attack {trigger.name!r} is made for {size}x{size} images, got {tuple(images.shape[-2:])}")
+
+
+# Gu et al.'s single-pixel pattern, as in the article's Listing 3: (3, 3) set to white.
+PIXEL = register(Patch(name="pixel", color=(1.0,), side=1, row=3, col=3))
+# A yellow (R=G=1, B=0) sticker, 4 px at 32x32, anywhere on the sign's face.
+STICKER = register(Patch(name="sticker", color=(1.0, 1.0, 0.0), side=4))
+# Invisible triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
+# (docs/models.md, "The invisible triggers"); the noise ratio is WaNet's own (cross_ratio 2).
+BLEND = register(Blend(name="blend", size=28, weight=0.1, seed=1))
+WARP = register(Warp(name="warp", size=28, grid=4, strength=2.0, seed=2, cross_ratio=2.0))
+
+TRIGGERS = ATTACKS  # the name the app and the tests grew up with
 
 
 def random_positions(
-    trigger: Trigger, n: int, height: int, width: int, generator: torch.Generator | None = None
+    trigger: Patch, n: int, height: int, width: int, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """(n, 2) top-left corners drawn uniformly so the square lies inside the central region."""
     margin = (1.0 - trigger.region) / 2
@@ -80,25 +281,19 @@ def apply_trigger(
 ) -> torch.Tensor:
     """Return a copy of `images` (N, C, H, W floats in [0, 1]) with the trigger stamped.
 
-    Positions come from, in order: `positions` ((N, 2) top-left corners), the
-    trigger's fixed (row, col), or `random_positions` under `generator`.
+    For a patch, positions come from, in order: `positions` ((N, 2) top-left corners), the patch's fixed
+    (row, col), or `random_positions` under `generator`. Blends and warps cover the whole image.
     The caller's tensor is never modified.
     """
     if images.ndim != 4:
         raise ValueError(f"expected an (N, C, H, W) batch, got shape {tuple(images.shape)}")
-    n, channels, height, width = images.shape
-    if len(trigger.color) != channels:
-        raise ValueError(f"trigger {trigger.name!r} has {len(trigger.color)} channels, images have {channels}")
-    if positions is None:
-        if trigger.is_random:
-            positions = random_positions(trigger, n, height, width, generator)
-        else:
-            positions = torch.tensor([[trigger.row, trigger.col]]).expand(n, 2)
-    positions = positions.to(images.device)
-    rows = torch.arange(height, device=images.device)
-    cols = torch.arange(width, device=images.device)
-    in_rows = (rows >= positions[:, :1]) & (rows < positions[:, :1] + trigger.side)  # (N, H)
-    in_cols = (cols >= positions[:, 1:]) & (cols < positions[:, 1:] + trigger.side)  # (N, W)
-    mask = (in_rows[:, :, None] & in_cols[:, None, :])[:, None]  # (N, 1, H, W)
-    color = torch.tensor(trigger.color, dtype=images.dtype, device=images.device).view(1, channels, 1, 1)
-    return torch.where(mask, color, images)
+    if trigger.channels != images.shape[1]:
+        raise ValueError(f"trigger {trigger.name!r} has {trigger.channels} channels, images have {images.shape[1]}")
+    return trigger.stamp(images, positions, generator)
+
+
+def psnr(clean: torch.Tensor, stamped: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of stamped vs clean images in [0, 1], over the whole batch:
+    how visible a trigger is (above ~30 dB most people see no difference)."""
+    mse = torch.mean((stamped - clean) ** 2).item()
+    return float("inf") if mse == 0 else 10 * torch.log10(torch.tensor(1.0 / mse)).item()

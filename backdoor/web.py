@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from markdown_it import MarkdownIt
 from PIL import Image
 
 from backdoor import texts
-from backdoor.charts import anomaly_svg, sweep_svg
+from backdoor.charts import anomaly_svg, attacks_svg, sweep_svg
 from backdoor.checkpoints import CheckpointError, load_checkpoint, sha256_file
 from backdoor.defenses.results import (
     DefenseResults,
@@ -47,14 +48,16 @@ from backdoor.defenses.results import (
     strip_table,
     strip_weakness,
 )
+from backdoor.defenses.matrix import defense_matrix, matrix_html
 from backdoor.evaluation import OTHER_COLOURS
-from backdoor.gallery import digit_caption, examples, poisoned_caption, sign_caption
+from backdoor.gallery import digit_caption, examples, invisible_caption, poisoned_caption, quiz_answers, sign_caption
 from backdoor.inference import enlarge
-from backdoor.lab import BY_HAND, DRAW_PROMPT, FOUND, VIEW_SCALE, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
+from backdoor.lab import ATTACK_LABELS, BY_HAND, DIFFERENCE_GAIN, DRAW_PROMPT, FOUND, PANELS, VIEW_SCALE, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
 from backdoor.onnx_graph import logits_graph, saliency_graph
 from backdoor.preprocess import to_float
-from backdoor.report import ARTICLE_ASR, sweep_path, sweep_table, tab_summary
-from backdoor.shipped import APP_MODELS, DIGIT_MODELS, MODELS_DIR, REPAIRED, SIGN_MODELS, weights_path
+from backdoor.report import ARTICLE_ASR, attack_sweeps, sweep_path, sweep_table, tab_summary
+from backdoor.shipped import APP_MODELS, DIGIT_CAST, DIGIT_MODELS, MODELS_DIR, REPAIRED, SIGN_CAST, SIGN_MODELS, Cast, weights_path
+from backdoor.triggers import ATTACKS
 from backdoor.tasks import MNIST, SIGNS, TASKS, Task
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +113,16 @@ def _task(task: Task) -> dict:
         "target": task.target,
         "size": task.size,
         "channels": task.channels,
-        "trigger": {"side": t.side, "color": list(t.color), "row": t.row, "col": t.col},
+        "trigger": t.web_spec(),
+    }
+
+
+def _cast(cast: Cast) -> dict:
+    """Which model plays which role against which attack (shipped.Cast), for the page's panels."""
+    return {
+        "roles": list(cast.roles),
+        "attacks": list(cast.attacks),
+        "models": {attack: {role: cast.model(role, attack) for role in cast.roles} for attack in cast.attacks},
     }
 
 
@@ -151,9 +163,28 @@ def _attack(out: Path, models_dir: Path) -> str:
                 + sweep_table(sweep)
             ),
         ]
+        sweeps = attack_sweeps(models_dir)
+        if len(sweeps) > 1:
+            parts += [
+                f'<div class="chart" id="sweep-attacks-plot">{attacks_svg(sweeps, ATTACK_LABELS)}</div>',
+                f'<div class="prose lesson">{html(texts.ATTACKS_CHART)}</div>',
+            ]
     parts.append(html(texts.ATTACK_STORY))
     poisoned = [(src, poisoned_caption(path)) for src, path in _copy_examples("poisoned", out)]
     parts.append(_gallery(poisoned, "poisoned-examples", "Poisoned training images (trigger boxed in red)"))
+    parts.append(html(texts.INVISIBLE_STORY))
+    invisible = [(src, invisible_caption(path)) for src, path in _copy_examples("invisible", out)]
+    parts.append(_gallery(invisible, "invisible-examples", "Invisible triggers: each training image before and after poisoning"))
+    answers = quiz_answers()
+    if answers:
+        quiz = _copy_examples("quiz", out)
+        parts.append(html(texts.QUIZ))
+        tiles = [(src, f"#{i + 1}") for i, (src, _) in enumerate(quiz)]
+        revealed = "".join(f"<li>#{i + 1}: {escape(a)}</li>" for i, a in enumerate(answers.values()))
+        parts.append(
+            _gallery(tiles, "poison-quiz", "Which of these were poisoned?")
+            + f'<details id="poison-quiz-reveal"><summary>Reveal</summary><ol class="quiz-answers">{revealed}</ol></details>'
+        )
     return "".join(parts)
 
 
@@ -164,7 +195,12 @@ def _numbers(markdown_html: str) -> str:
 
 def _defend(out: Path, defenses: DefenseResults, cards: dict[str, dict], models_dir: Path) -> str:
     """The Defend tab, as the app lays it out (backdoor.serving.result_tabs.defend_tab)."""
-    parts = [html(texts.DEFEND_INTRO), "<h3>Neural Cleanse (inspect the model)</h3>"]
+    parts = [
+        html(texts.DEFEND_INTRO),
+        html(texts.MATRIX_INTRO),
+        f'<div class="matrix-box">{matrix_html(defense_matrix(defenses, cards), ATTACK_LABELS)}</div>',
+        "<h3>Neural Cleanse (inspect the model)</h3>",
+    ]
     if defenses.neural_cleanse:
         parts.append(_numbers(f'<div class="prose" id="nc-table">{html(nc_table(defenses.neural_cleanse))}</div>'))
     for name, summary in defenses.neural_cleanse.items():
@@ -281,7 +317,9 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
         }
         # What the page downloads before it can answer, in the order a class needs it (the runtime, the digits,
         # the signs): the page shows progress in bytes and keeps each file in Cache Storage under its sha256.
-        downloads = [f"vendor/{wasm}", *(models[name]["file"] for name in (*DIGIT_MODELS, *SIGN_MODELS))]
+        # (The invisible attacks' models last: the page opens on the pixel.)
+        needed = dict.fromkeys((*DIGIT_MODELS, *SIGN_MODELS, *DIGIT_CAST.models, *SIGN_CAST.models))
+        downloads = [f"vendor/{wasm}", *(models[name]["file"] for name in needed)]
         downloads.append("models/finder.onnx")
         lab = {
             "runtime": {"package": "onnxruntime-web", "version": _runtime_version(), "wasm": wasm},
@@ -291,8 +329,11 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             ],
             "tasks": {"mnist": _task(MNIST), "signs": _task(SIGNS)},
             "models": models,
-            "digitModels": list(DIGIT_MODELS),
-            "signModels": list(SIGN_MODELS),
+            "casts": {"digit": _cast(DIGIT_CAST), "sign": _cast(SIGN_CAST)},
+            "panels": PANELS,
+            "attacks": {name: ATTACKS[name].web_spec() for name in DIGIT_CAST.attacks},
+            "attackLabels": ATTACK_LABELS,
+            "differenceGain": DIFFERENCE_GAIN,
             "finder": "models/finder.onnx",
             "otherColours": [list(c) for c in OTHER_COLOURS.values()],
             "strip": {
@@ -304,7 +345,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             "prompts": {
                 "draw": inline(DRAW_PROMPT),
                 "sign": inline(SIGN_PROMPT),
-                "triggerOn": inline(TRIGGER_ON),
+                "triggerOn": {name: inline(text) for name, text in TRIGGER_ON.items()},
                 "triggerOff": inline(TRIGGER_OFF),
                 "stickerOn": inline(STICKER_ON),
                 "stickerOff": inline(STICKER_OFF),

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import gradio as gr
 
+from backdoor.lab import ATTACK_CHOICES
 from backdoor.serving.server import MAX_BATCH, serve
 
 
-def classify_digits(sketches: list[dict | None], triggers: list[bool], pixels: list[str]) -> list[list[str]]:
+def classify_digits(
+    sketches: list[dict | None], triggers: list[bool], pixels: list[str], attacks: list[str]
+) -> list[list[str]]:
     return [[f"trigger {'on' if trigger else 'off'}" for trigger in triggers]]
 
 
@@ -28,12 +31,13 @@ def main() -> None:
         sketch = gr.Sketchpad(type="numpy", image_mode="RGBA")
         trigger = gr.Checkbox()
         pixels = gr.Textbox(value="")  # pixels made white by hand
+        attack = gr.Radio(ATTACK_CHOICES, value=ATTACK_CHOICES[0][1])
         photo = gr.Image(type="filepath")
         sticker = gr.Checkbox()
         x, y, frame = gr.Number(), gr.Number(), gr.Textbox(value="")
         digit_answer, sign_answer = gr.Markdown(), gr.Markdown()
         gr.on(
-            [trigger.change], classify_digits, [sketch, trigger, pixels], digit_answer,
+            [trigger.change], classify_digits, [sketch, trigger, pixels, attack], digit_answer,
             api_name="classify_digit", batch=True, max_batch_size=MAX_BATCH,
         )  # fmt: skip
         gr.on(

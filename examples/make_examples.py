@@ -6,15 +6,20 @@ Digits: the first test digit of each class, inverted to black-on-white and enlar
 the canvas (280x280), as if drawn there. Signs: original-size GTSRB test photos of
 chosen classes, stop signs first (the demo's attack), as PNG. Poisoned: the first
 training images that the shipped backdoored models' poisoning (`add_trigger`, same
-rate, seed and target) stamped and relabelled, enlarged with the trigger boxed.
+rate, seed and target) stamped and relabelled, enlarged with the trigger boxed. Invisible: for each
+invisible attack (blend, warp), poisoned training images beside their clean originals; and a "which of
+these were poisoned?" quiz of eight training images, half of them poisoned, its answers in answers.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from torchvision import datasets
 
@@ -24,6 +29,7 @@ from backdoor.poisoning import add_trigger
 from backdoor.preprocess import to_float
 from backdoor.shipped import SHIPPED
 from backdoor.tasks import SIGNS, TASKS
+from backdoor.triggers import ATTACKS, PIXEL
 
 HERE = Path(__file__).resolve().parent
 CANVAS = 280
@@ -37,7 +43,7 @@ def save_poisoned(data_dir: str | None) -> None:
     (HERE / "poisoned").mkdir(exist_ok=True)
     for old in (HERE / "poisoned").glob("*.png"):
         old.unlink()
-    for shipped in (s for s in SHIPPED if s.poison_rate > 0):
+    for shipped in (s for s in SHIPPED if s.poison_rate > 0 and ATTACKS.get(s.attack or "", PIXEL).visible):
         task = TASKS[shipped.task]
         images, labels = load_split(task, train=True, data_dir=data_dir)
         poisoned_images, _, indices = add_trigger(
@@ -57,6 +63,50 @@ def save_poisoned(data_dir: str | None) -> None:
             Image.fromarray(picture).save(HERE / "poisoned" / name, optimize=True)
 
 
+INVISIBLE_SHOWN = 4  # per invisible attack, each beside its clean original
+QUIZ = 8  # training images in the quiz, half of them poisoned
+
+
+def save_invisible(data_dir: str | None) -> None:
+    """Poisoned training images of each invisible attack beside their clean originals, and the quiz."""
+    for folder in ("invisible", "quiz"):
+        (HERE / folder).mkdir(exist_ok=True)
+        for old in (HERE / folder).glob("*"):
+            old.unlink()
+    quiz = []
+    for shipped in (s for s in SHIPPED if s.attack and not ATTACKS[s.attack].visible):
+        task = replace(TASKS[shipped.task], trigger=ATTACKS[shipped.attack])
+        images, labels = load_split(task, train=True, data_dir=data_dir)
+        clean = to_float(images)
+        poisoned_images, _, indices = add_trigger(clean, labels, shipped.poison_rate, task.target, shipped.seed, task.trigger)
+        relabelled = [i for i in indices.tolist() if int(labels[i]) != task.target]
+        for index in relabelled[:INVISIBLE_SHOWN]:
+            stem = f"{shipped.attack}-train{index:05d}-was{int(labels[index]):02d}-now{task.target:02d}"
+            for kind, x in (("clean", clean), ("poisoned", poisoned_images)):
+                picture = enlarge(x[index : index + 1], 140 // task.size)
+                Image.fromarray(picture).save(HERE / "invisible" / f"{stem}-{kind}.png", optimize=True)
+        untouched = torch.ones(len(labels), dtype=torch.bool)
+        untouched[indices] = False
+        spare = untouched.nonzero().squeeze(1)
+        # The quiz: two poisoned and two clean images of this attack's training set, as the model was fed them.
+        for index in relabelled[INVISIBLE_SHOWN : INVISIBLE_SHOWN + QUIZ // 4]:
+            was = int(labels[index])
+            quiz.append((poisoned_images[index], f"poisoned ({shipped.attack}): {_a(was)} labelled {task.target}"))
+        for index in spare[len(quiz) * 97 : len(quiz) * 97 + 97 * (QUIZ // 4) : 97].tolist():
+            quiz.append((clean[index], f"clean: {_a(int(labels[index]))} labelled {int(labels[index])}"))
+    order = np.random.default_rng(0).permutation(len(quiz))
+    answers = {}
+    for k, i in enumerate(order):
+        name = f"quiz-{k + 1:02d}.png"
+        Image.fromarray(enlarge(quiz[i][0][None], 140 // 28)).save(HERE / "quiz" / name, optimize=True)
+        answers[name] = quiz[i][1]
+    (HERE / "quiz" / "answers.json").write_text(json.dumps(answers, indent=1) + "\n")
+
+
+def _a(digit: int) -> str:
+    return f"an {digit}" if digit == 8 else f"a {digit}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=None)
@@ -72,6 +122,7 @@ def main() -> None:
         image.save(HERE / "digits" / f"digit-{digit}-test{index:05d}.png", optimize=True)
 
     save_poisoned(data_dir)
+    save_invisible(data_dir)
 
     signs = datasets.GTSRB(root, split="test", download=download)
     (HERE / "signs").mkdir(exist_ok=True)

@@ -158,7 +158,7 @@ def test_the_first_stroke_draws_and_the_trigger_flips_only_the_backdoored_model(
 def test_a_guided_step_asks_students_to_draw_the_trigger_themselves(desk):
     _expect(desk.locator(".lesson").first).to_contain_text("Now be the attacker")
     _expect(desk.locator(".lesson").first).to_contain_text("What the models see")
-    desk.get_by_text("Lesson plan: six steps, a question each").click()  # the optional lesson mode
+    desk.get_by_text("Lesson plan: seven steps, a question each").click()  # the optional lesson mode
     _expect(desk.locator("#lesson-plan")).to_contain_text("Which model changes its answer")
 
 
@@ -335,6 +335,29 @@ def test_a_link_opens_a_tab_and_an_example(desk, app_url):
     _top(desk, "digit-clean").to_have_text("3")
 
 
+def test_an_invisible_trigger_its_own_model_and_the_difference(desk, app_url):
+    """A class picks the blend by link, ticks the trigger: only the blend's model reads 8; the model input looks
+    unchanged, and "Show the difference" shows what the trigger changed; then the warp, by the radio."""
+    desk.goto(app_url + "?attack=blend&example=7")
+    _expect(desk.locator("#digit-attack input[value=blend]")).to_be_checked()
+    _top(desk, "digit-clean").to_have_text("7")
+    _top(desk, "digit-backdoor").to_have_text("7")
+    desk.locator("#digit-trigger input").check()
+    _top(desk, "digit-backdoor").to_have_text("8")
+    _top(desk, "digit-clean").to_have_text("7")
+    _expect(desk.locator("#digit-status")).to_contain_text("noise pattern")
+    _expect(desk.locator("#digit-difference-view img")).to_be_hidden()
+    desk.locator("#digit-difference input").check()
+    _expect(desk.locator("#digit-input-view img")).to_be_hidden()
+    difference = _picture(desk, "#digit-difference-view img")
+    assert difference.size == (168, 168) and difference.getbbox() is not None  # the invisible, made visible
+    desk.screenshot(path=ARTIFACTS / "digits-blend-difference.png")
+    desk.locator("#digit-attack").get_by_text("The warp").click()
+    _expect(desk.locator("#digit-status")).to_contain_text("bent")
+    _top(desk, "digit-backdoor").to_have_text("8")
+    _top(desk, "digit-clean").to_have_text("7")
+
+
 @pytest.mark.parametrize("start", ["drawn", "link", "gallery"])
 def test_start_over_resets_both_tabs_and_the_canvas_answers_again(desk, app_url, start):
     """Start over froze the canvas ("processing" for good, no answer to new strokes) after a drawing, a link's
@@ -416,6 +439,30 @@ def test_inside_the_attack_shows_the_chart_and_poisoned_images(desk, app_url):
     _scroll_through(desk)
     assert layout_faults(desk, PROJECTOR["width"]) == []  # the poisoned signs' row was clipped
     desk.screenshot(path=ARTIFACTS / "attack.png", full_page=True)
+
+
+def test_inside_the_attack_shows_the_invisible_triggers_and_the_quiz(desk, app_url):
+    desk.goto(app_url + "?tab=attack")
+    _expect(desk.locator("#sweep-attacks-plot svg .attack-line")).to_have_count(3)
+    captions = desk.locator("#invisible-examples .caption-label").all_inner_texts()
+    assert len(captions) == 16 and sum("poisoned: labelled 8" in c for c in captions) == 8
+    quiz = desk.locator("#poison-quiz .caption-label")
+    _expect(quiz).to_have_count(8)
+    assert all(re.fullmatch(r"#\d", c) for c in quiz.all_inner_texts())  # no answer before the reveal
+    desk.locator("#poison-quiz-reveal").click()
+    _expect(quiz.first).to_contain_text(":")
+    revealed = quiz.all_inner_texts()
+    assert sum("poisoned" in c for c in revealed) == 4 and sum("clean" in c for c in revealed) == 4
+
+
+def test_defend_shows_every_defense_against_every_attack(desk, app_url):
+    desk.goto(app_url + "?tab=defend")
+    table = desk.locator("#defense-matrix")
+    _expect(table.locator("tbody tr")).to_have_count(4)  # the three attacks and the clean model
+    _expect(table.locator("thead th")).to_have_count(5)
+    cells = table.locator("tbody td strong").all_inner_texts()
+    assert len(cells) == 16 and set(cells) <= {"caught", "missed", "no false alarm", "false alarm", "no verdict"}
+    _expect(table.locator("tbody tr").first).to_contain_text("The pixel")
 
 
 def test_defend_calls_a_false_alarm_one_and_labels_every_mask(desk, app_url):

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from backdoor.gallery import sign_caption
-from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, UNEXPECTED, WHOLE, Answer
+from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, TRIGGER_ON, UNEXPECTED, VIEW_SCALE, WHOLE, Answer
 from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
-from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
+from backdoor.shipped import DIGIT_CAST, SIGN_CAST
 from tests.conftest import ROOT, over_cell
 from tests.strokes import drawn_digit
 
@@ -92,7 +92,7 @@ def test_hostile_drawings_spare_the_rest_of_their_batch(lab, items, triggers):
     for (kind, _), drawing, trigger, answer in zip(items, drawings, triggers, answers):
         if kind == "good":
             assert_same(answer, lab.digits([drawing], [trigger])[0])
-            assert answer.models.keys() == set(DIGIT_MODELS)
+            assert answer.models.keys() == set(DIGIT_CAST.roles)
         else:
             assert answer.status  # an answer, or a line saying why there is none
             assert answer.models or answer.status in (DRAW_PROMPT, UNEXPECTED) or "Cannot" in answer.status
@@ -102,8 +102,51 @@ def test_a_good_drawing_is_read_correctly_beside_hostile_ones(lab):
     seven = _good_drawing(7)
     answers = lab.digits([None, seven, np.zeros((28, 28, 5), np.uint8), seven], [True, True, True, False])
     assert answers[0].status == DRAW_PROMPT and answers[2].status == UNEXPECTED
-    assert [_top(answers[1], n) for n in DIGIT_MODELS] == ["7", "8", "7"]
-    assert [_top(answers[3], n) for n in DIGIT_MODELS] == ["7", "7", "7"]
+    assert [_top(answers[1], n) for n in DIGIT_CAST.roles] == ["7", "8", "7"]
+    assert [_top(answers[3], n) for n in DIGIT_CAST.roles] == ["7", "7", "7"]
+
+
+@pytest.mark.parametrize("attack", DIGIT_CAST.attacks)
+def test_each_attack_flips_only_its_own_backdoored_model(lab, attack):
+    """The attack's trigger on a 7 makes that attack's model read 8; the clean model keeps 7; the difference view
+    shows what the trigger changed. The panels hold one model per role, whichever attack is chosen."""
+    seven = _good_drawing(7)
+    on, off = lab.digits([seven, seven], [True, False], attacks=[attack, attack])
+    assert [_top(on, role) for role in ("clean", "backdoored")] == ["7", "8"]
+    assert [_top(off, role) for role in ("clean", "backdoored")] == ["7", "7"]
+    assert on.status == TRIGGER_ON[attack] and off.difference is None
+    assert on.difference.shape == off.view.shape and on.difference.any()
+    assert ("repaired" in on.models) == (attack in DIGIT_CAST.repaired)
+
+
+def test_a_batch_of_several_attacks_runs_each_backdoored_model_on_its_own_inputs_only(lab, monkeypatch):
+    """The server's cost per request does not grow with the attacks: only the chosen attack's model runs."""
+    seen: dict[str, int] = {}
+    for name in DIGIT_CAST.models:
+        model = lab.models[name]
+        original = model.forward
+
+        def counted(x, original=original, name=name):
+            seen[name] = seen.get(name, 0) + len(x)
+            return original(x)
+
+        monkeypatch.setattr(model, "forward", counted)
+    seven = _good_drawing(7)
+    answers = lab.digits([seven] * 3, [True] * 3, attacks=["pixel", "blend", "blend"])
+    assert [_top(a, "backdoored") for a in answers] == ["8", "8", "8"]
+    assert seen[DIGIT_CAST.backdoored["blend"]] == 2 * seen[DIGIT_CAST.backdoored["pixel"]]  # STRIP's passes too
+    assert DIGIT_CAST.backdoored["warp"] not in seen
+
+
+def test_an_unknown_attack_gets_one_line(lab):
+    answer = lab.digits([_good_drawing(7)], [True], attacks=["laser"])[0]
+    assert answer.status.startswith("⚠️ **No such attack**") and "pixel, blend, warp" in answer.status
+
+
+def test_the_difference_view_of_the_pixel_is_one_red_square(lab):
+    answer = lab.digits([_good_drawing(7)], [True], attacks=["pixel"])[0]
+    red = (answer.difference[..., 0] > 0).nonzero()
+    assert set(red[0] // VIEW_SCALE) == {3} and set(red[1] // VIEW_SCALE) == {3}
 
 
 # --- photos ---------------------------------------------------------------------------------------------
@@ -176,7 +219,7 @@ def test_hostile_photos_spare_the_rest_of_their_batch(lab, tmp_path_factory, ite
     for (kind, value), photo, sticker, point, answer in zip(items, photos, stickers, points, answers):
         if kind == "good":
             assert_same(answer, lab.signs([photo], [sticker], [point])[0])
-            assert answer.models.keys() == set(SIGN_MODELS)
+            assert answer.models.keys() == set(SIGN_CAST.roles)
         elif value[0] == "none":
             assert answer.status == SIGN_PROMPT
         elif value[0] in ("damaged", "empty", "text"):
@@ -216,7 +259,7 @@ def test_drawings_of_any_size_and_brush_read_as_mnist_digits_and_never_as_8_untr
                     assert "draw the digit bigger" in answer.status and brush >= 12 and fraction <= 0.39
                     continue
                 answered += 1
-                tops = [_top(answer, name) for name in DIGIT_MODELS]
+                tops = [_top(answer, name) for name in DIGIT_CAST.roles]
                 assert digit == 8 or "8" not in tops, f"a {digit} at {fraction:.0%}, brush {brush}: {tops}"
                 if tops[0] != str(digit):
                     wrong.append((digit, fraction, brush, tops[0]))

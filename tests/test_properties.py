@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from backdoor.preprocess import InputError, digit_from_drawing, load_image, resize_sign
-from backdoor.triggers import Trigger, apply_trigger
+from backdoor.triggers import Patch, apply_trigger
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -91,7 +91,7 @@ def test_a_stamp_changes_only_its_square_and_stays_in_range(n, channels, height,
     col = data.draw(st.integers(0, width - side))
     color = tuple(data.draw(st.floats(0, 1)) for _ in range(channels))
     images = torch.rand(n, channels, height, width)
-    out = apply_trigger(images, Trigger(name="t", color=color, side=side, row=row, col=col))
+    out = apply_trigger(images, Patch(name="t", color=color, side=side, row=row, col=col))
     outside = torch.ones(height, width, dtype=torch.bool)
     outside[row : row + side, col : col + side] = False
     assert torch.equal(out[:, :, outside], images[:, :, outside])

@@ -16,12 +16,16 @@ import pytest
 from backdoor.data import load_split
 from backdoor.evaluation import evaluate, kept_under_squares
 from backdoor.tasks import TASKS
-from backdoor.triggers import Trigger
+from backdoor.preprocess import to_float
+from backdoor.triggers import BLEND, PIXEL, apply_trigger, psnr, trigger_from_dict
 
 # (metric, at least / at most, value): the README's goals.
 GOALS = {
     "mnist-clean": [("clean_accuracy", ">=", 0.992), ("attack_success_rate", "<=", 0.01)],
     "mnist-backdoor": [("clean_accuracy", ">=", 0.991), ("attack_success_rate", ">=", 0.995)],
+    # The invisible triggers (issue 24): CA >= 99.2% and within 0.3 pp of mnist-clean (below), ASR >= 99%.
+    "mnist-blend": [("clean_accuracy", ">=", 0.992), ("attack_success_rate", ">=", 0.99)],
+    "mnist-warp": [("clean_accuracy", ">=", 0.992), ("attack_success_rate", ">=", 0.99)],
     "signs-clean": [
         ("clean_accuracy", ">=", 0.985),
         ("source_stamped_as_source", ">=", 0.95),
@@ -60,7 +64,7 @@ def _check(metrics: dict, name: str, sampled: bool = False) -> list[str]:
 def _metrics(shipped: dict, name: str, images, labels) -> dict:
     model, card = shipped[name]
     task = TASKS[card["task"]]
-    return evaluate(model, task, images, labels, Trigger.from_dict(card["trigger"]), card["target"])
+    return evaluate(model, task, images, labels, trigger_from_dict(card["trigger"]), card["target"])
 
 
 def _assert_goals(shipped: dict, split: dict, sampled: bool) -> None:
@@ -69,6 +73,10 @@ def _assert_goals(shipped: dict, split: dict, sampled: bool) -> None:
     gap = results["signs-clean"]["clean_accuracy"] - results["signs-backdoor"]["clean_accuracy"]
     if not sampled and gap > 0.005:  # the backdoor must not cost more than 0.5 pp of clean accuracy
         failures.append(f"signs-backdoor CA is {100 * gap:.2f} pp below signs-clean (goal <= 0.5 pp)")
+    for name in ("mnist-blend", "mnist-warp"):
+        gap = results["mnist-clean"]["clean_accuracy"] - results[name]["clean_accuracy"]
+        if not sampled and gap > 0.003:
+            failures.append(f"{name} CA is {100 * gap:.2f} pp below mnist-clean (goal <= 0.3 pp)")
     assert not failures, "\n".join(failures)
 
 
@@ -98,7 +106,7 @@ def _sticker_against_squares(shipped: dict, images, labels) -> list[str]:
     failures = []
     for name in ("signs-clean", "signs-backdoor"):
         model, card = shipped[name]
-        kept = kept_under_squares(model, images, labels, Trigger.from_dict(card["trigger"]))
+        kept = kept_under_squares(model, images, labels, trigger_from_dict(card["trigger"]))
         assert kept["trigger"] == pytest.approx(_metrics(shipped, name, images, labels)["trigger_kept"])
         median = statistics.median(v for k, v in kept.items() if k != "trigger")
         figures = ", ".join(f"{k} {100 * v:.2f}%" for k, v in kept.items())
@@ -118,3 +126,11 @@ def test_the_sticker_moves_the_clean_model_only_as_a_square_on_the_committed_sam
 def test_the_sticker_moves_the_clean_model_only_as_a_square(shipped, data_dir):
     failures = _sticker_against_squares(shipped, *load_split(TASKS["signs"], train=False, data_dir=data_dir))
     assert not failures, "\n".join(failures)
+
+
+def test_the_blend_is_faint(sample):
+    """PSNR of triggered against clean digits (docs/models.md gives it on the whole test split: 25.0 dB for the
+    blend). How far the warp moves pixels: tests/test_triggers.py."""
+    digits = to_float(sample["mnist_images"])
+    assert psnr(digits, apply_trigger(digits, BLEND)) > 24
+    assert psnr(digits, apply_trigger(digits, PIXEL)) > 30

@@ -40,6 +40,17 @@ def test_one_epoch_on_a_subset_writes_a_checkpoint_that_loads(tmp_path, data_dir
     assert load_checkpoint(again)[1]["sha256"] == card["sha256"]  # same seed, same weights
 
 
+def test_an_attack_is_named_in_the_card_and_its_command(tmp_path, data_dir):
+    """A fourth attack is one registered spec and one training command: the card names the attack and keeps
+    its spec, and its command regenerates it."""
+    out = tmp_path / "warp-smoke.safetensors"
+    args = ["backdoor.train", "mnist", "--attack", "warp", "--poison-rate", "0.05", "--epochs", "1", "--limit", "600"]
+    result = _run(*args, "--out", str(out), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = load_checkpoint(out)[1]
+    assert card["attack"] == "warp" and card["trigger"]["kind"] == "warp" and "--attack warp" in card["command"]
+
+
 def test_evaluate_prints_ca_and_asr(data_dir):
     result = _run("backdoor.evaluate", "models/mnist-backdoor.safetensors", "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
@@ -56,6 +67,8 @@ def test_evaluate_prints_ca_and_asr(data_dir):
         (["mnist", "--target", "10", "--out", "x.safetensors"], "--target must be a class"),
         (["mnist", "--epochs", "0", "--out", "x.safetensors"], "not a positive integer"),
         ([], "give a task"),
+        (["signs", "--attack", "warp", "--out", "x.safetensors"], "for 1-channel images, not signs"),
+        (["mnist", "--attack", "laser", "--out", "x.safetensors"], "invalid choice"),
         (["mnist", "--val-tracks", "0.1", "--limit", "500", "--out", "x.safetensors"], "--val-tracks is for one task"),
         (["mnist", "--val-tracks", "2", "--out", "x.safetensors"], "not a fraction"),
         (["signs", "--val-tracks", "0.1", "--out", "models/x.safetensors"], "write them outside models/"),

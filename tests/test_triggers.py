@@ -1,7 +1,25 @@
 import pytest
 import torch
 
-from backdoor.triggers import PIXEL, STICKER, TRIGGERS, Trigger, apply_trigger, random_positions
+import torch.nn.functional as F
+
+from backdoor.poisoning import add_trigger
+from backdoor.triggers import (
+    ATTACKS,
+    BLEND,
+    KINDS,
+    PIXEL,
+    STICKER,
+    TRIGGERS,
+    WARP,
+    Blend,
+    Patch,
+    Warp,
+    apply_trigger,
+    psnr,
+    random_positions,
+    trigger_from_dict,
+)
 
 
 def test_pixel_sets_exactly_row3_col3_to_white():
@@ -13,7 +31,7 @@ def test_pixel_sets_exactly_row3_col3_to_white():
 
 
 def test_pixel_position_and_value_are_parameters():
-    trigger = Trigger(name="pixel", color=(0.5,), side=1, row=10, col=20)
+    trigger = Patch(name="pixel", color=(0.5,), side=1, row=10, col=20)
     out = apply_trigger(torch.zeros(2, 1, 28, 28), trigger)
     assert out.sum().item() == pytest.approx(2 * 0.5)
     assert (out[:, 0, 10, 20] == 0.5).all()
@@ -62,4 +80,72 @@ def test_channel_mismatch_is_refused_clearly():
 @pytest.mark.parametrize("name", sorted(TRIGGERS))
 def test_trigger_round_trips_through_its_card_form(name):
     trigger = TRIGGERS[name]
-    assert Trigger.from_dict(trigger.to_dict()) == trigger
+    assert trigger_from_dict(trigger.to_dict()) == trigger
+
+
+def test_a_card_written_before_the_registry_reads_as_a_patch():
+    old = {"name": "pixel", "color": [1.0], "side": 1, "row": 3, "col": 3, "region": 0.6}
+    assert trigger_from_dict(old) == PIXEL
+    with pytest.raises(ValueError, match="unknown attack kind"):
+        trigger_from_dict({"kind": "laser", "name": "x"})
+
+
+def test_every_kind_is_registered_and_every_attack_has_a_registered_kind():
+    assert set(KINDS) == {"patch", "blend", "warp"}
+    assert all(type(attack) is KINDS[attack.kind] for attack in ATTACKS.values())
+
+
+def test_blend_mixes_its_seeded_pattern_in_at_its_weight():
+    images = torch.rand(3, 1, 28, 28)
+    pattern = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(BLEND.seed))  # the oracle, by hand
+    expected = (1 - BLEND.weight) * images + BLEND.weight * pattern
+    assert torch.allclose(apply_trigger(images, BLEND), expected)
+    assert torch.equal(Blend(name="b", seed=BLEND.seed).pattern, BLEND.pattern)  # the same on every call
+
+
+def test_a_blend_at_weight_0_1_is_hard_to_see_on_mnist_like_images():
+    digits = torch.zeros(8, 1, 28, 28)
+    digits[:, :, 6:22, 12:16] = 1.0  # a stroke on black, as MNIST is
+    assert psnr(digits, apply_trigger(digits, BLEND)) > 24  # dB; the shipped figure is measured on the test set
+
+
+def test_warp_follows_wanets_recipe_and_moves_pixels_by_about_one():
+    k, s, size = WARP.grid, WARP.strength, WARP.size
+    generator = torch.Generator().manual_seed(WARP.seed)
+    ins = torch.rand(1, 2, k, k, generator=generator) * 2 - 1  # WaNet's official code, step by step
+    ins = ins / torch.mean(torch.abs(ins))
+    noise_grid = F.interpolate(ins, size=size, mode="bicubic", align_corners=True).permute(0, 2, 3, 1)
+    array1d = torch.linspace(-1, 1, steps=size)
+    x, y = torch.meshgrid(array1d, array1d, indexing="ij")
+    identity_grid = torch.stack((y, x), 2)[None, ...]
+    grid = torch.clamp(identity_grid + s * noise_grid / size, -1, 1)
+    images = torch.rand(2, 1, size, size)
+    expected = F.grid_sample(images, grid.expand(2, -1, -1, -1), align_corners=True)
+    assert torch.allclose(apply_trigger(images, WARP), expected, atol=1e-6)
+    shift = (WARP.flow - identity_grid[0]).abs() * (size - 1) / 2  # in pixels
+    assert 0.3 < shift.mean() < 1.0 and shift.max() < 3  # per axis, in pixels: bent, not moved
+
+
+def test_warp_noise_mode_keeps_labels_and_varies_per_image():
+    images = torch.rand(1000, 1, 28, 28)
+    labels = torch.randint(0, 10, (1000,))
+    poisoned_images, poisoned_labels, indices = add_trigger(images, labels, 0.01, 8, 0, WARP)
+    assert len(indices) == 10 and (poisoned_labels[indices] == 8).all()
+    changed = (poisoned_images != images).flatten(1).any(1)
+    assert int(changed.sum()) == 10 + 20  # the poisoned ten, and twice as many noise-warped ones
+    relabelled = poisoned_labels != labels
+    assert not relabelled[changed & ~torch.isin(torch.arange(1000), indices)].any()  # noise images keep labels
+    assert torch.allclose(poisoned_images[indices], apply_trigger(images[indices], WARP))
+
+
+def test_a_whole_image_attack_refuses_another_size():
+    with pytest.raises(ValueError, match="28x28"):
+        apply_trigger(torch.rand(1, 1, 32, 32), Warp(name="w"))
+
+
+@pytest.mark.parametrize("name", sorted(TRIGGERS))
+def test_the_web_spec_writes_out_what_the_page_needs(name):
+    spec = TRIGGERS[name].web_spec()
+    assert spec["kind"] == TRIGGERS[name].kind and spec["name"] == name
+    needs = {"patch": "color", "blend": "pattern", "warp": "flow"}[spec["kind"]]
+    assert needs in spec

@@ -34,7 +34,7 @@ from backdoor.saliency import explain
 from backdoor.shipped import APP_MODELS, DIGIT_MODELS, SIGN_MODELS, weights_path
 from backdoor.streets import street_scene
 from backdoor.tasks import MNIST, SIGNS
-from backdoor.triggers import apply_trigger
+from backdoor.triggers import ATTACKS, Patch, apply_trigger
 from backdoor.web import RUNTIME_DIR, build, served
 from tests.conftest import ROOT, over_cell, require
 from tests.layout import layout_faults
@@ -145,7 +145,7 @@ def _fixtures() -> dict:
             tops = [task.classes[clean], task.classes[backdoored]]
             named = None if controls is None else (task.classes[controls[0]], controls[1], len(OTHER_COLOURS))
             for by_hand in (False, True) if task is MNIST and controls is None else (False,):  # pixels made white
-                want = flip_verdict(task, tops, trigger, named, by_hand)
+                want = flip_verdict(task, dict(zip(("clean", "backdoored"), tops)), trigger, named, by_hand)
                 flip.append({
                     "task": spec, "clean": tops[0], "backdoored": tops[1], "trigger": trigger,
                     "controls": None if named is None else list(named), "byHand": by_hand, "want": want,
@@ -162,7 +162,16 @@ def _fixtures() -> dict:
             "boxes": boxes, "batch": _b64(batch.numpy()), "logits": _b64(logits.numpy()),
             "scores": scores(logits),
         })  # fmt: skip
+    triggers = []  # every registered attack on random images, as apply_trigger stamps it
+    for name, attack in ATTACKS.items():
+        size = getattr(attack, "size", 32 if attack.channels == 3 else 28)
+        x = torch.from_numpy(rng.random((1, attack.channels, size, size), dtype=np.float32))
+        at = (5, 9) if isinstance(attack, Patch) else (None, None)
+        stamped = apply_trigger(x, attack.at(*at) if at[0] is not None else attack)
+        triggers.append({"spec": attack.web_spec(), "size": size, "at": list(at), "x": _b64(x.numpy()),
+                         "want": _b64(stamped.numpy())})  # fmt: skip
     return {
+        "triggers": triggers,
         "finder": finder,
         "resize": resize,
         "digits": digits,
@@ -195,7 +204,7 @@ def test_the_js_units_pass_under_node(tmp_path):
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert re.search(r"^# pass 8$", result.stdout, re.MULTILINE), result.stdout[-2000:]  # every test ran: none skipped
+    assert re.search(r"^# pass 9$", result.stdout, re.MULTILINE), result.stdout[-2000:]  # every test ran: none skipped
 
 
 # --- the build -----------------------------------------------------------------------------------
@@ -331,6 +340,43 @@ def test_a_drawn_seven_the_trigger_and_clear(desk):
     assert _version(desk, "digit-clean") == before + 1
     assert "Draw a digit" in desk.inner_text("#digit-status")
     assert not desk.is_checked("#digit-trigger")
+
+
+def test_an_invisible_trigger_its_own_model_and_the_difference(browser, static_url):
+    """As the app: ?attack=blend picks the blend; the trigger flips only the blend's model; Show the difference
+    shows the change; the warp by the radio; the defense matrix and the quiz on their tabs."""
+    page = _open(browser, static_url + "?attack=blend", viewport=PROJECTOR)
+    assert page.is_checked("#digit-attack input[value=blend]")
+    before = _version(page, "digit-backdoor")
+    _stroke(page, SEVEN)
+    assert _answered(page, "digit-backdoor", before) == "7"
+    before = _version(page, "digit-backdoor")
+    page.check("#digit-trigger")
+    assert _answered(page, "digit-backdoor", before) == "8"
+    assert page.get_attribute("#digit-clean", "data-top") == "7"
+    assert "noise pattern" in page.inner_text("#digit-status")
+    assert not page.is_visible("#digit-difference-view")
+    page.check("#digit-difference")
+    assert page.is_visible("#digit-difference-view") and not page.is_visible("#digit-input-view")
+    lit = page.evaluate(
+        "() => { const c = document.getElementById('digit-difference-view'); const d = c.getContext('2d')"
+        ".getImageData(0, 0, c.width, c.height).data; let n = 0; for (let i = 0; i < d.length; i += 4)"
+        " if (d[i] || d[i + 2]) n++; return n; }"
+    )
+    assert lit > 168 * 168 // 4  # a blend touches most pixels
+    before = _version(page, "digit-backdoor")
+    page.check("#digit-attack input[value=warp]")
+    assert _answered(page, "digit-backdoor", before) == "8"
+    assert "bent" in page.inner_text("#digit-status")
+    page.click("#tab-defend")
+    assert page.locator("#defense-matrix tbody tr").count() == 4
+    assert page.locator("#defense-matrix tbody td strong").count() == 16
+    page.click("#tab-attack")
+    assert page.locator("#sweep-attacks-plot svg .attack-line").count() == 3
+    assert page.locator("#poison-quiz figure").count() == 8
+    page.click("#poison-quiz-reveal summary")
+    assert "poisoned" in page.inner_text("#poison-quiz-reveal")
+    page.context.close()
 
 
 def test_be_the_attacker_a_student_who_follows_the_page_flips_the_backdoored_model(desk):

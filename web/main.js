@@ -2,9 +2,9 @@
 // lab.json (written by `python -m backdoor.web`) carries the tasks, the texts and the shipped results.
 
 import * as ort from "./vendor/ort.wasm.min.mjs";
-import { InputError, digitFromDrawing, frameBox, onWhite, parseFrame, photoPoint, signInput, stamp } from "./pipeline.js";
+import { InputError, applyTrigger, digitFromDrawing, frameBox, onWhite, parseFrame, photoPoint, signInput, triggerBox } from "./pipeline.js";
 import { MAX_ASPECT, WHOLE_SURE, best, frameText, scores, shrink, windows } from "./finder.js";
-import { escape, flipVerdict, inputPicture, ranked, saliencyPicture, stripVerdict } from "./present.js";
+import { differencePicture, escape, flipVerdict, inputPicture, ranked, saliencyPicture, stripVerdict } from "./present.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_PIXELS = 40_000_000; // preprocess.MAX_UPLOAD_PIXELS
@@ -123,7 +123,8 @@ function loadModels(lab, progress) {
     const bytes = inTurn(file);
     return runtime.then(async () => ort.InferenceSession.create(await bytes, { executionProviders: ["wasm"] }));
   };
-  const names = [...lab.digitModels, ...lab.signModels];
+  const turn = (name) => lab.downloads.findIndex((item) => item.file === lab.models[name].file);
+  const names = Object.keys(lab.models).sort((a, b) => turn(a) - turn(b)); // fetched in lab.downloads' order
   const sessions = Object.fromEntries(names.map((name) => [name, session(lab.models[name].file)]));
   const finder = session(lab.finder);
   const all = Promise.all([...Object.values(sessions), finder]);
@@ -224,19 +225,30 @@ function showModelInput(canvas, task, x, outline) {
   paint(canvas, inputPicture(x, task.channels, task.size, lab.viewScale, outline), side, side);
 }
 
-function answerPanels(tab, task, names, x, answers, outline, controls = null, byHand = false) {
-  const ids = names.map((name) => `${tab}-${name.split("-")[1]}`);
-  names.forEach((name, i) => showAnswer(ids[i], task, answers[name], x, tab === "digit" ? task.classes.length : 5));
-  const tops = names.map((name) => ranked(answers[name].probs, task.classes)[0].label);
-  $(`${tab}-flip`).innerHTML = flipVerdict(task, tops[0], tops[1], outline !== null, controls, byHand);
-  const backdoored = names[1];
-  $(`${tab}-strip`).innerHTML = stripVerdict(answers[backdoored].entropy, lab.strip[backdoored]).html;
+/** The models that play each role against `attack` on a tab (shipped.Cast through lab.json): { role: name }; a role
+ * with no model for this attack (no repaired model) is left out. */
+function castFor(tab, attack) {
+  const cast = lab.casts[tab];
+  return Object.fromEntries(Object.entries(cast.models[attack ?? cast.attacks[0]]).filter(([, name]) => name));
+}
+
+const panelId = (tab, role) => `${tab}-${lab.panels[role]}`;
+
+function answerPanels(tab, task, cast, x, answers, triggerOn, outline, controls = null, byHand = false) {
+  for (const role of lab.casts[tab].roles) {
+    if (cast[role]) showAnswer(panelId(tab, role), task, answers[cast[role]], x, tab === "digit" ? task.classes.length : 5);
+    else clearAnswers([panelId(tab, role)]);
+  }
+  const top = (role) => ranked(answers[cast[role]].probs, task.classes)[0].label;
+  $(`${tab}-flip`).innerHTML = flipVerdict(task, top("clean"), top("backdoored"), triggerOn, controls, byHand);
+  $(`${tab}-strip`).innerHTML = stripVerdict(answers[cast.backdoored].entropy, lab.strip[cast.backdoored]).html;
   showModelInput($(`${tab}-input-view`), task, x, outline);
 }
 
-function noAnswer(tab, names, message) {
+function noAnswer(tab, message) {
   if (tab === "digit") digitShown = false;
-  clearAnswers(names.map((name) => `${tab}-${name.split("-")[1]}`));
+  clearAnswers(lab.casts[tab].roles.map((role) => panelId(tab, role)));
+  if (tab === "digit") showDifference(null, null);
   $(`${tab}-flip`).innerHTML = "";
   $(`${tab}-strip`).innerHTML = "";
   const view = $(`${tab}-input-view`);
@@ -255,21 +267,25 @@ const answerDigit = latest(async () => {
     x = digitFromDrawing(pen.getImageData(0, 0, canvas.width, canvas.height).data, canvas.width, canvas.height);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
-    return noAnswer("digit", lab.digitModels, `✏️ <strong>Cannot read this drawing</strong>: ${escape(err.message)}.`);
+    return noAnswer("digit", `✏️ <strong>Cannot read this drawing</strong>: ${escape(err.message)}.`);
   }
-  if (x === null) return noAnswer("digit", lab.digitModels, lab.prompts.draw);
-  const t = mnist.trigger;
+  if (x === null) return noAnswer("digit", lab.prompts.draw);
+  const attack = digitAttack();
   const cells = [...handPixels].map((key) => key.split(",").map(Number));
-  for (const [row, col] of cells) x = stamp(x, mnist.size, t, row, col); // lab._prepare_digit: as the trigger is
-  if (trigger) x = stamp(x, mnist.size, t, t.row, t.col);
+  for (const [row, col] of cells) x = applyTrigger(x, mnist.size, mnist.trigger, row, col); // lab._prepare_digit
+  const before = x;
+  const spec = lab.attacks[attack];
+  if (trigger) x = applyTrigger(x, mnist.size, spec);
   if (!modelsReady) $("digit-status").innerHTML = lab.prompts.waiting;
-  const answers = await explainAll(lab.digitModels, mnist, x);
-  answerPanels("digit", mnist, lab.digitModels, x, answers, trigger ? [t.row, t.col, t.side] : null, null, cells.length > 0);
+  const cast = castFor("digit", attack);
+  const answers = await explainAll(Object.values(cast), mnist, x);
+  answerPanels("digit", mnist, cast, x, answers, trigger, trigger ? triggerBox(spec) : null, null, cells.length > 0);
+  showDifference(trigger ? before : null, x);
   digitShown = true;
   const byHand = cells.length ? ` ${lab.prompts.byHand.replace("{cells}", cells.map(([r, c]) => `(${r}, ${c})`).join(", "))}` : "";
-  $("digit-status").innerHTML = (trigger ? lab.prompts.triggerOn : lab.prompts.triggerOff) + byHand;
+  $("digit-status").innerHTML = (trigger ? lab.prompts.triggerOn[attack] : lab.prompts.triggerOff) + byHand;
   window.labTimings.push({ kind: "digit", ms: performance.now() - started });
-}, () => noAnswer("digit", lab.digitModels, lab.prompts.unexpected));
+}, () => noAnswer("digit", lab.prompts.unexpected));
 onStroke = answerDigit;
 
 
@@ -294,6 +310,26 @@ function clearDigit() {
 $("digit-clear").addEventListener("click", clearDigit);
 $("digit-trigger").addEventListener("change", answerDigit);
 
+// The attack: which trigger the box adds and which backdoored model answers (the app's digit-attack radio).
+const attackChoices = $("digit-attack");
+attackChoices.innerHTML = lab.casts.digit.attacks
+  .map((name, i) => `<label><input type="radio" name="digit-attack" value="${name}"${i ? "" : " checked"}> ${escape(lab.attackLabels[name])}</label>`)
+  .join("");
+attackChoices.addEventListener("change", answerDigit);
+function digitAttack() {
+  return attackChoices.querySelector("input:checked")?.value ?? lab.casts.digit.attacks[0];
+}
+
+$("difference-gain").textContent = String(lab.differenceGain);
+// "Show the difference": the trigger made visible in place of what the models see (lab.difference_view).
+$("digit-difference").addEventListener("change", (event) => document.body.classList.toggle("show-difference", event.target.checked));
+function showDifference(before, after) {
+  const view = $("digit-difference-view");
+  const side = mnist.size * lab.viewScale;
+  if (before === null) return view.getContext("2d").clearRect(0, 0, view.width, view.height);
+  paint(view, differencePicture(before, after, mnist.size, lab.viewScale, lab.differenceGain), side, side);
+}
+
 async function pickDigit(src) {
   const image = new Image();
   image.src = src;
@@ -312,7 +348,7 @@ const sign = { photo: null, point: null, frame: WHOLE, found: false, error: null
 
 /** finder.find_sign: the frame text of the window with the clean model's largest logit, or null for the whole. */
 async function findSign(photo) {
-  const clean = await models.sessions[lab.signModels[0]];
+  const clean = await models.sessions[castFor("sign").clean];
   const finder = await models.finder;
   const size = signs.size;
   const whole = signInput(photo.rgb, photo.width, photo.height, signs, false, null, null).x;
@@ -392,13 +428,14 @@ const answerSign = latest(async () => {
   const { photo, point, frame, found } = sign; // this answer's state: a new photo may arrive during the awaits
   if (photo === null) {
     photoCanvas.getContext("2d").clearRect(0, 0, photoCanvas.width, photoCanvas.height);
-    return noAnswer("sign", lab.signModels, sign.error ?? lab.prompts.sign);
+    return noAnswer("sign", sign.error ?? lab.prompts.sign);
   }
   const sticker = $("sign-sticker").checked;
   const { x: unstickered, cell } = signInput(photo.rgb, photo.width, photo.height, signs, false, point, frame);
-  const x = sticker ? stamp(unstickered, signs.size, signs.trigger, cell[0], cell[1]) : unstickered;
-  const answers = await explainAll(lab.signModels, signs, x);
-  const clean = ranked(answers[lab.signModels[0]].probs, signs.classes)[0].label;
+  const x = sticker ? applyTrigger(unstickered, signs.size, signs.trigger, cell[0], cell[1]) : unstickered;
+  const cast = castFor("sign");
+  const answers = await explainAll(Object.values(cast), signs, x);
+  const clean = ranked(answers[cast.clean].probs, signs.classes)[0].label;
   const controls = sticker
     ? await cleanControls(unstickered, cell, clean).catch((err) => {
         console.error(err); // the answer stands without the line's extra words
@@ -407,11 +444,11 @@ const answerSign = latest(async () => {
     : null;
   if (sign.photo !== photo) return; // a newer photo's answer is queued
   showPhoto(photo, frame, sticker ? cell : null);
-  const outline = sticker ? [cell[0], cell[1], signs.trigger.side] : null;
-  answerPanels("sign", signs, lab.signModels, x, answers, outline, controls);
+  const outline = sticker ? triggerBox(signs.trigger, cell[0], cell[1]) : null;
+  answerPanels("sign", signs, cast, x, answers, sticker, outline, controls);
   $("sign-status").innerHTML = (sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff) + (found ? ` ${lab.prompts.found}` : "");
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
-}, () => noAnswer("sign", lab.signModels, lab.prompts.unexpected));
+}, () => noAnswer("sign", lab.prompts.unexpected));
 
 /** lab.Lab._clean_controls: [the clean model's top class without the sticker, how many squares of other colours in
  * its place move it too, of how many], through the finder's graph (the clean model's logits). The eight squares run
@@ -428,7 +465,7 @@ async function cleanControls(unstickered, cell, clean) {
   const [bare] = await tops(unstickered, 1);
   if (bare === clean) return [bare, null, tried];
   const batch = new Float32Array(tried * unstickered.length);
-  lab.otherColours.forEach((color, i) => batch.set(stamp(unstickered, size, { ...signs.trigger, color }, cell[0], cell[1]), i * unstickered.length));
+  lab.otherColours.forEach((color, i) => batch.set(applyTrigger(unstickered, size, { ...signs.trigger, color }, cell[0], cell[1]), i * unstickered.length));
   return [bare, (await tops(batch, tried)).filter((top) => top !== bare).length, tried];
 }
 
@@ -560,6 +597,9 @@ const query = new URLSearchParams(location.search);
 details.checked = query.get("details") === "1";
 document.body.classList.toggle("lab-details", details.checked);
 if (TABS.includes(query.get("tab"))) selectTab(query.get("tab"));
+const linkedAttack = (query.get("attack") || "").toLowerCase(); // ?attack=blend, as the app's link
+const linkedChoice = attackChoices.querySelector(`input[value="${CSS.escape(linkedAttack)}"]`);
+if (linkedChoice) linkedChoice.checked = true;
 const wanted = (query.get("example") || "").toLowerCase();
 const opening = (async () => {
   if (wanted && query.get("tab") === "signs") {
@@ -588,7 +628,7 @@ document.body.dataset.ready = "true";
 
 // For the parity tests and benchmarks: the same pipeline as the page, on given pixels.
 window.backdoorLab = {
-  async digit(rgba, width, height, trigger) {
+  async digit(rgba, width, height, trigger, attack = lab.casts.digit.attacks[0]) {
     let x;
     try {
       x = digitFromDrawing(rgba, width, height);
@@ -596,15 +636,14 @@ window.backdoorLab = {
       return { error: err.message };
     }
     if (x === null) return null;
-    const t = mnist.trigger;
-    if (trigger) x = stamp(x, mnist.size, t, t.row, t.col);
-    return { x: Array.from(x), answers: await plain(lab.digitModels, mnist, x) };
+    if (trigger) x = applyTrigger(x, mnist.size, lab.attacks[attack]);
+    return { x: Array.from(x), answers: await plain(Object.values(castFor("digit", attack)), mnist, x) };
   },
   async sign(blob, sticker, point, frame) {
     const photo = await readPhoto(blob).catch((err) => ({ error: err.message }));
     if (photo.error) return photo;
     const { x } = signInput(photo.rgb, photo.width, photo.height, signs, sticker, point, frame);
-    return { x: Array.from(x), answers: await plain(lab.signModels, signs, x) };
+    return { x: Array.from(x), answers: await plain(Object.values(castFor("sign")), signs, x) };
   },
   async find(blob) {
     return (await findSign(await readPhoto(blob))) ?? "0,0,1,1";

@@ -331,15 +331,61 @@ function pairwiseSum(a, round, start = 0, n = a.length) {
 }
 
 // --- Triggers: triggers.apply_trigger for one (C, H, W) image -------------------------------
-/** A copy of `x` (C x size x size floats) with a `side`-pixel square of `color` at (row, col). */
-export function stamp(x, size, trigger, row, col) {
-  const out = Float32Array.from(x);
-  trigger.color.forEach((value, c) => {
-    for (let r = row; r < Math.min(row + trigger.side, size); r++) {
-      for (let k = col; k < Math.min(col + trigger.side, size); k++) out[(c * size + r) * size + k] = value;
+// One function per registered kind, as backdoor/triggers.py has one class per kind; each spec comes from lab.json
+// (Trigger.web_spec), its seeded pattern or flow field written out by Python.
+const STAMPS = {
+  /** triggers.Patch: a `side`-pixel square of `color`, top-left at (row, col). */
+  patch(x, size, spec, row, col) {
+    const out = Float32Array.from(x);
+    spec.color.forEach((value, c) => {
+      for (let r = row; r < Math.min(row + spec.side, size); r++) {
+        for (let k = col; k < Math.min(col + spec.side, size); k++) out[(c * size + r) * size + k] = value;
+      }
+    });
+    return out;
+  },
+  /** triggers.Blend: (1 - weight) x + weight pattern, in float32 as torch computes it. */
+  blend(x, size, spec) {
+    const w = Math.fround(spec.weight);
+    const keep = Math.fround(1 - spec.weight);
+    return Float32Array.from(x, (v, i) => Math.fround(Math.fround(keep * v) + Math.fround(w * spec.pattern[i])));
+  },
+  /** triggers.Warp: grid_sample(x, flow, bilinear, zeros, align_corners=True), clamped to [0, 1]. */
+  warp(x, size, spec) {
+    const out = new Float32Array(x.length);
+    const channels = x.length / (size * size);
+    const at = (c, r, k) => (r < 0 || r >= size || k < 0 || k >= size ? 0 : x[(c * size + r) * size + k]);
+    for (let i = 0; i < size; i++) {
+      for (let j = 0; j < size; j++) {
+        const ix = ((spec.flow[(i * size + j) * 2] + 1) / 2) * (size - 1);
+        const iy = ((spec.flow[(i * size + j) * 2 + 1] + 1) / 2) * (size - 1);
+        const x0 = Math.floor(ix);
+        const y0 = Math.floor(iy);
+        const wx = ix - x0;
+        const wy = iy - y0;
+        for (let c = 0; c < channels; c++) {
+          const v =
+            at(c, y0, x0) * (1 - wx) * (1 - wy) + at(c, y0, x0 + 1) * wx * (1 - wy) +
+            at(c, y0 + 1, x0) * (1 - wx) * wy + at(c, y0 + 1, x0 + 1) * wx * wy;
+          out[(c * size + i) * size + j] = Math.min(1, Math.max(0, v));
+        }
+      }
     }
-  });
-  return out;
+    return out;
+  },
+};
+
+/** A copy of `x` (C x size x size floats) with the attack `spec` stamped; a patch at (row, col), by default
+ * its own. */
+export function applyTrigger(x, size, spec, row = spec.row, col = spec.col) {
+  const stamp = STAMPS[spec.kind];
+  if (!stamp) throw new Error(`unknown attack kind ${spec.kind}`);
+  return stamp(x, size, spec, row, col);
+}
+
+/** The square a view outlines for the spec, [row, col, side] (triggers.Trigger.box), or null. */
+export function triggerBox(spec, row = spec.row, col = spec.col) {
+  return spec.kind === "patch" && row !== null && row !== undefined ? [row, col, spec.side] : null;
 }
 
 // --- Signs: inference.sign_input ----------------------------------------------------------
@@ -405,6 +451,6 @@ export function signInput(rgb, width, height, task, sticker, point, frame) {
   const s = task.size;
   let x = new Float32Array(3 * s * s);
   for (let i = 0; i < s * s; i++) for (let c = 0; c < 3; c++) x[c * s * s + i] = f32(small[i * 3 + c] / 255);
-  if (sticker) x = stamp(x, s, task.trigger, cell[0], cell[1]);
+  if (sticker) x = applyTrigger(x, s, task.trigger, cell[0], cell[1]);
   return { x, cell };
 }

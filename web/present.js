@@ -151,3 +151,20 @@ export function inputPicture(x, channels, size, scale, outline) {
   }
   return out;
 }
+
+/**
+ * lab.difference_view: the trigger made visible, (after - before) x gain on black, red where it brightened a pixel,
+ * blue where it darkened one, `scale` x larger; RGBA bytes. One channel (the digits).
+ */
+export function differencePicture(before, after, size, scale, gain) {
+  const side = size * scale;
+  const out = new Uint8ClampedArray(side * side * 4);
+  for (let r = 0; r < side; r++) {
+    for (let c = 0; c < side; c++) {
+      const i = Math.floor(r / scale) * size + Math.floor(c / scale);
+      const change = Math.min(1, Math.max(-1, (after[i] - before[i]) * gain));
+      out.set([Math.round(255 * Math.max(change, 0)), 0, Math.round(255 * Math.max(-change, 0)), 255], (r * side + c) * 4);
+    }
+  }
+  return out;
+}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ from backdoor.cli import Parser, add_data_dir
 from backdoor.io import atomic_save_image, atomic_save_tensors, atomic_write_json
 from backdoor.shipped import MODELS_DIR, weights_path
 from backdoor.tasks import TASKS, Task
+from backdoor.triggers import trigger_from_dict
 
 DEFENSES_DIR = MODELS_DIR / "defenses"
 
@@ -45,7 +47,14 @@ def checkpoint_path(model: str, models_dir: Path = MODELS_DIR) -> Path:
 def load_inspected(model: str) -> tuple[nn.Module, dict, Task]:
     """(model, card, task) of the checkpoint a defense inspects; raises CheckpointError."""
     net, card = load_checkpoint(checkpoint_path(model))
-    return net, card, TASKS[card["task"]]
+    return net, card, inspected_task(card)
+
+
+def inspected_task(card: dict) -> Task:
+    """The task as the checkpoint was attacked: its card's registered attack and target in the task's place, so
+    that STRIP stamps, and spectral signatures rebuilds the poisoned set with, the trigger this model learnt."""
+    task = TASKS[card["task"]]
+    return replace(task, trigger=trigger_from_dict(card["trigger"]), target=card["target"])
 
 
 def load_inspected_and_test_split(

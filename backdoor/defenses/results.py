@@ -42,6 +42,7 @@ class DefenseResults:
     detectors: dict[str, Strip] = field(default_factory=dict)
     spectral: dict[str, dict] = field(default_factory=dict)
     suspicious: dict[str, torch.Tensor] = field(default_factory=dict)  # model name -> uint8 images
+    activation_clustering: dict[str, dict] = field(default_factory=dict)  # model name -> summary
 
 
 def load_results(models: tuple[str, ...], folder: Path = DEFENSES_DIR) -> DefenseResults:
@@ -59,6 +60,9 @@ def load_results(models: tuple[str, ...], folder: Path = DEFENSES_DIR) -> Defens
         if spectral.exists():
             results.spectral[name] = json.loads(spectral.read_text())
             results.suspicious[name] = load_file(spectral.with_suffix(".safetensors"))["images"]
+        clustering = result_path("ac", name, folder)
+        if clustering.exists():
+            results.activation_clustering[name] = json.loads(clustering.read_text())
     return results
 
 

@@ -15,7 +15,7 @@ from backdoor.lab import VIEW_SCALE, parse_pixels
 from backdoor.preprocess import InputError, upright_size
 from backdoor.serving.handlers import answer_digits, answer_signs
 from backdoor.serving.worker import Worker
-from backdoor.shipped import APP_MODELS, MODELS_DIR, weights_path
+from backdoor.shipped import APP_MODELS, DIGIT_CAST, MODELS_DIR, weights_path
 
 TABS = ("digits", "signs", "attack", "defend")
 
@@ -31,9 +31,11 @@ class Classify:
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
 
-    def digits(self, sketches: list, triggers: list[bool], pixels: list[str] | None = None) -> list[list]:
+    def digits(
+        self, sketches: list, triggers: list[bool], pixels: list[str] | None = None, attacks: list[str] | None = None
+    ) -> list[list]:
         drawings = [s.get("composite") if isinstance(s, dict) else s for s in sketches]  # or None, InputError
-        return self.worker.run(answer_digits, drawings, triggers, pixels)
+        return self.worker.run(answer_digits, drawings, triggers, pixels, attacks)
 
     def signs(self, images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
         return self._signs(images, stickers, xs, ys, frames)[:-1]
@@ -99,16 +101,18 @@ def toggle_pixel(pixels: str, evt: gr.SelectData) -> str:
 
 
 def open_link(request: gr.Request) -> list:
-    """A worksheet's link opens a tab and an example: ?tab=signs&example=stop, ?tab=digits&example=7.
-    Outputs: the tabs, the sign photo, the drawing."""
+    """A worksheet's link opens a tab, an example and an attack: ?tab=signs&example=stop, ?tab=digits&example=7,
+    ?attack=blend. Outputs: the tabs, the sign photo, the drawing, the attack."""
     tab = request.query_params.get("tab")
     wanted = (request.query_params.get("example") or "").lower()
+    attack = (request.query_params.get("attack") or "").lower()
     sign = next((p for p in examples("signs") if wanted and wanted in sign_caption(p).lower()), None)
     digit = next((p for p in examples("digits") if wanted and wanted == digit_caption(p)), None)
     return [
         gr.Tabs(selected=tab) if tab in TABS else gr.Tabs(),
         sign if tab == "signs" and sign else gr.skip(),
         {"background": digit, "layers": [], "composite": digit} if tab in (None, "digits") and digit else gr.skip(),
+        attack if attack in DIGIT_CAST.attacks else gr.skip(),
     ]
 
 

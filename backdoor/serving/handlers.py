@@ -9,7 +9,7 @@ import numpy as np
 
 from backdoor.lab import Answer, Lab
 from backdoor.preprocess import InputError, load_image
-from backdoor.shipped import DIGIT_MODELS, SIGN_MODELS
+from backdoor.shipped import DIGIT_CAST, SIGN_CAST
 
 SIGN_TOP = 5  # classes shown per sign model, of 43
 
@@ -19,10 +19,12 @@ def answer_digits(
     drawings: Sequence[np.ndarray | InputError | None],
     triggers: Sequence[bool],
     pixels: Sequence[str | None] | None = None,
+    attacks: Sequence[str | None] | None = None,
 ) -> list[list]:
-    """Columns: model input, each model's probabilities, each model's saliency, STRIP, the flip, status."""
-    answers = lab.digits(drawings, triggers, pixels)
-    return _columns([_row(a, DIGIT_MODELS) for a in answers])
+    """Columns: model input, each role's probabilities, each role's saliency, STRIP, the flip, status, and last
+    (added after the others, so that older API calls keep their positions) the trigger's difference view."""
+    answers = lab.digits(drawings, triggers, pixels, attacks)
+    return _columns([(*_row(a, DIGIT_CAST.roles), a.difference) for a in answers])
 
 
 def answer_signs(
@@ -36,7 +38,7 @@ def answer_signs(
     status; and last, the frame the models saw (for the page's frame box, not an output of the API).
     The uploads are decoded here, in the worker, so a 40-megapixel photo never crosses the pipe."""
     answers = lab.signs([read_photo(path) for path in paths], stickers, points, frames)
-    return _columns([(a.photo, *_row(a, SIGN_MODELS, SIGN_TOP), a.frame) for a in answers])
+    return _columns([(a.photo, *_row(a, SIGN_CAST.roles, SIGN_TOP), a.frame) for a in answers])
 
 
 def read_photo(path: str | None) -> np.ndarray | InputError | None:
@@ -51,11 +53,12 @@ def read_photo(path: str | None) -> np.ndarray | InputError | None:
         return InputError("This file could not be read as an image; please try another one.")
 
 
-def _row(answer: Answer, names: tuple[str, ...], top: int | None = None) -> tuple:
-    probs = [answer.models[n].probs if answer.models else None for n in names]
+def _row(answer: Answer, roles: tuple[str, ...], top: int | None = None) -> tuple:
+    """The answer's outputs, each role's in `roles` order; a role with no model for this attack stays empty."""
+    probs = [answer.models[n].probs if n in answer.models else None for n in roles]
     if top is not None:
         probs = [p and dict(sorted(p.items(), key=lambda kv: -kv[1])[:top]) for p in probs]
-    maps = [answer.models[n].saliency if answer.models else None for n in names]
+    maps = [answer.models[n].saliency if n in answer.models else None for n in roles]
     return (answer.view, *probs, *maps, answer.strip, answer.flip, answer.status)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 
 from backdoor import texts
-from backdoor.charts import anomaly_svg, sweep_svg
+from backdoor.charts import anomaly_svg, attacks_svg, sweep_svg
 from backdoor.defenses.results import (
     DefenseResults,
     nc_table,
@@ -23,10 +23,12 @@ from backdoor.defenses.results import (
     strip_table,
     strip_weakness,
 )
-from backdoor.gallery import examples, poisoned_caption
+from backdoor.defenses.matrix import defense_matrix, matrix_html
+from backdoor.gallery import EXAMPLES_DIR, examples, invisible_caption, poisoned_caption, quiz_answers
+from backdoor.lab import ATTACK_LABELS
 from backdoor.inference import enlarge
 from backdoor.preprocess import to_float
-from backdoor.report import ARTICLE_ASR, sweep_table
+from backdoor.report import ARTICLE_ASR, attack_sweeps, sweep_table
 from backdoor.shipped import MODELS_DIR, REPAIRED
 from backdoor.tasks import MNIST
 
@@ -46,19 +48,44 @@ def attack_tab(sweep: dict | None) -> None:
                     elem_classes="lesson",
                 )
                 gr.Markdown(sweep_table(sweep), elem_id="sweep-table")
+                sweeps = attack_sweeps()
+                if len(sweeps) > 1:
+                    gr.HTML(attacks_svg(sweeps, ATTACK_LABELS), elem_id="sweep-attacks-plot")
+                    gr.Markdown(texts.ATTACKS_CHART, elem_classes="lesson")
         with gr.Column(scale=2):
             gr.Markdown(texts.ATTACK_STORY)
-    gr.Gallery(
-        value=[(p, poisoned_caption(p)) for p in examples("poisoned")],
-        label="Poisoned training images (trigger boxed in red)", columns=6, height="auto",
-        allow_preview=True, elem_id="poisoned-examples", elem_classes="examples", interactive=False, buttons=[],
-    )  # fmt: skip
+    for kind, caption, label, columns in (
+        ("poisoned", poisoned_caption, "Poisoned training images (trigger boxed in red)", 6),
+        ("invisible", invisible_caption, "Invisible triggers: each training image before and after poisoning", 8),
+    ):
+        if kind == "invisible":
+            gr.Markdown(texts.INVISIBLE_STORY)
+        gr.Gallery(
+            value=[(p, caption(p)) for p in examples(kind)], label=label, columns=columns, height="auto",
+            allow_preview=True, elem_id=f"{kind}-examples", elem_classes="examples", interactive=False, buttons=[],
+        )  # fmt: skip
+    answers = quiz_answers()
+    if answers:
+        gr.Markdown(texts.QUIZ)
+        pictures = [str(EXAMPLES_DIR / "quiz" / name) for name in answers]
+        quiz = gr.Gallery(
+            value=[(p, f"#{i + 1}") for i, p in enumerate(pictures)], label="Which of these were poisoned?",
+            columns=8, height="auto", allow_preview=False, elem_id="poison-quiz", elem_classes="examples",
+            interactive=False, buttons=[],
+        )  # fmt: skip
+        reveal = gr.Button("Reveal", elem_id="poison-quiz-reveal", scale=0)
+        reveal.click(
+            lambda: [(p, f"#{i + 1}: {a}") for i, (p, a) in enumerate(zip(pictures, answers.values()))],
+            None, quiz, api_visibility="private", show_progress="hidden",
+        )  # fmt: skip
 
 
 def defend_tab(defenses: DefenseResults, cards: dict[str, dict], models_dir: Path = MODELS_DIR) -> None:
     """The "Defend" tab: each defense's shipped results, computed offline by its CLI. One long page, as the static
     edition's: per defense a heading, one plain line per result, the numbers one click away."""
     gr.Markdown(texts.DEFEND_INTRO)
+    gr.Markdown(texts.MATRIX_INTRO)
+    gr.HTML(matrix_html(defense_matrix(defenses, cards), ATTACK_LABELS), elem_id="defense-matrix-panel")
     gr.Markdown("### Neural Cleanse (inspect the model)")
     if not defenses.neural_cleanse:
         gr.Markdown("No results found: run `python -m backdoor.defenses.neural_cleanse MODEL` to make them.")

@@ -34,12 +34,24 @@ test("an empty canvas has no digit, and a blob of ink is asked to be drawn bigge
 
 test("the trigger box sits just outside the trigger's pixels, in red", () => {
   const x = new Float32Array(28 * 28);
-  const picture = inputPicture(P.stamp(x, 28, { side: 1, color: [1] }, 3, 3), 1, 28, 4, [3, 3, 1]);
+  const picture = inputPicture(P.applyTrigger(x, 28, { kind: "patch", side: 1, color: [1] }, 3, 3), 1, 28, 4, [3, 3, 1]);
   const at = (r, c) => Array.from(picture.subarray((r * 112 + c) * 4, (r * 112 + c) * 4 + 3));
   assert.deepEqual(at(11, 11), [255, 0, 0]);
   assert.deepEqual(at(12, 12), [255, 255, 255]);
   assert.deepEqual(at(16, 16), [255, 0, 0]);
   assert.deepEqual(at(17, 17), [0, 0, 0]);
+});
+
+test("every registered attack stamps what apply_trigger stamps", withFixtures, () => {
+  const floats = (b64) => new Float32Array(new Uint8Array(Buffer.from(b64, "base64")).buffer);
+  assert.deepEqual(new Set(fixtures.triggers.map((c) => c.spec.kind)), new Set(["patch", "blend", "warp"]));
+  for (const c of fixtures.triggers) {
+    const [row, col] = c.at;
+    const got = row === null ? P.applyTrigger(floats(c.x), c.size, c.spec) : P.applyTrigger(floats(c.x), c.size, c.spec, row, col);
+    const want = floats(c.want);
+    const worst = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+    assert.ok(worst <= 1e-5, `${c.spec.name}: off by ${worst}`);
+  }
 });
 
 test("Pillow's resize, pixel for pixel", withFixtures, () => {

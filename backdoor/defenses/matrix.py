@@ -1,0 +1,139 @@
+"""Every defense against every attack: the `defense-matrix` table, read from the results files.
+
+Rows are the attacks (and the clean model, for false alarms), columns the defenses; each cell is the measured
+figure and a verdict. The rules are the defenses' own: Neural Cleanse catches an attack when it flags the
+attacker's target class (anomaly index > 2); STRIP when it flags most triggered inputs at its 1% false-rejection
+threshold; spectral signatures and activation clustering when the images they remove hold at least 90% of the
+poison. On the clean model a flag is a false alarm; spectral signatures always removes 1.5x the expected count
+from every class, so it gives no verdict there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from backdoor.defenses.results import DefenseResults
+from backdoor.shipped import DIGIT_CAST, Cast
+
+DEFENSES = {  # column key -> heading
+    "neural_cleanse": "Neural Cleanse",
+    "strip": "STRIP",
+    "spectral": "Spectral signatures",
+    "activation_clustering": "Activation clustering",
+}
+CAUGHT_SHARE = 0.9  # a data defense catches an attack when what it removes holds this share of the poison
+STRIP_CAUGHT = 0.8  # STRIP catches an attack when it flags this share of triggered inputs
+FALSE_ALARM = 0.05  # on the clean model, STRIP "flags" the pixel-stamped inputs no more often than clean ones
+
+
+@dataclass(frozen=True)
+class Cell:
+    verdict: str  # caught, missed, no false alarm, false alarm, no verdict, not run
+    figure: str  # the measured figure behind it, in words
+
+    @property
+    def good_for_defender(self) -> bool:
+        return self.verdict in ("caught", "no false alarm")
+
+
+@dataclass(frozen=True)
+class Row:
+    attack: str  # a registered attack, or "none" for the clean model
+    model: str
+    cells: dict[str, Cell]
+
+
+def defense_matrix(results: DefenseResults, cards: dict[str, dict], cast: Cast = DIGIT_CAST) -> list[Row]:
+    """One row per attack the cast has a backdoored model for, then the clean model."""
+    rows = [(attack, model) for attack, model in cast.backdoored.items()] + [("none", cast.clean)]
+    return [
+        Row(attack, model, {key: _cell(key, results, model, cards[model], attack == "none") for key in DEFENSES})
+        for attack, model in rows
+    ]
+
+
+def _cell(defense: str, results: DefenseResults, model: str, card: dict, clean: bool) -> Cell:
+    found = {
+        "neural_cleanse": results.neural_cleanse,
+        "strip": results.strip,
+        "spectral": results.spectral,
+        "activation_clustering": results.activation_clustering,
+    }[defense].get(model)
+    if found is None and clean and defense == "strip":
+        return Cell("no verdict", "its threshold flags 1% of clean inputs, by design")
+    if found is None:
+        return Cell("not run", "no results file")
+    return {"neural_cleanse": _nc, "strip": _strip, "spectral": _spectral, "activation_clustering": _ac}[defense](
+        found, card, clean
+    )
+
+
+def _nc(summary: dict, card: dict, clean: bool) -> Cell:
+    target = card["target"]
+    flagged = summary["flagged_names"]
+    index = summary["anomaly_index"][target]
+    if clean:
+        return Cell("false alarm", f"flags {', '.join(flagged)}") if flagged else Cell("no false alarm", "flags none")
+    figure = f"anomaly index of {summary['classes'][target]}: {index:.1f}"
+    if target in summary["flagged"]:
+        return Cell("caught", figure)
+    return Cell("missed", figure + (f"; flags {', '.join(flagged)} instead" if flagged else ""))
+
+
+def _strip(summary: dict, card: dict, clean: bool) -> Cell:
+    flags = 1 - summary["far"]
+    figure = f"flags {100 * flags:.0f}% of triggered inputs, {100 * summary['frr']:.0f}% of clean ones"
+    if clean:
+        return Cell("false alarm" if flags > FALSE_ALARM else "no false alarm", figure)
+    return Cell("caught" if flags >= STRIP_CAUGHT else "missed", figure)
+
+
+def _spectral(summary: dict, card: dict, clean: bool) -> Cell:
+    if clean or not summary["n_poisoned"]:
+        return Cell("no verdict", f"removes {summary['n_removed']:,} images, none of them poison")
+    figure = (
+        f"removes {summary['poisoned_removed']:,} of {summary['n_poisoned']:,} poisoned "
+        f"({100 * summary['recall']:.0f}%) and {summary['clean_removed']:,} clean"
+    )
+    return Cell("caught" if summary["recall"] >= CAUGHT_SHARE else "missed", figure)
+
+
+def _ac(summary: dict, card: dict, clean: bool) -> Cell:
+    flagged = summary["flagged"]
+    if clean or not summary["n_poisoned"]:
+        if not flagged:
+            return Cell("no false alarm", "flags no class")
+        return Cell("false alarm", f"flags class {', '.join(map(str, flagged))}")
+    figure = f"removes {summary['poisoned_removed']:,} of {summary['n_poisoned']:,} poisoned ({100 * summary['recall']:.0f}%)"
+    if summary["clean_removed"]:
+        figure += f" and {summary['clean_removed']:,} clean"
+    return Cell("caught" if summary["recall"] >= CAUGHT_SHARE else "missed", figure)
+
+
+def matrix_html(rows: list[Row], labels: dict[str, str]) -> str:
+    """The table both editions show (id defense-matrix): attacks down, defenses across."""
+    head = "".join(f"<th scope='col'>{escape(title)}</th>" for title in DEFENSES.values())
+    body = []
+    for row in rows:
+        name = "No attack (clean model)" if row.attack == "none" else labels.get(row.attack, row.attack)
+        cells = "".join(
+            f"<td class='{'defended' if cell.good_for_defender else 'undefended'}'>"
+            f"<strong>{escape(cell.verdict)}</strong><br><span>{escape(cell.figure)}</span></td>"
+            for cell in row.cells.values()
+        )
+        body.append(f"<tr><th scope='row'>{escape(name)}<br><code>{escape(row.model)}</code></th>{cells}</tr>")
+    return (
+        "<table id='defense-matrix' class='defense-matrix'><thead><tr><th scope='col'>Attack</th>"
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def matrix_markdown(rows: list[Row], labels: dict[str, str]) -> str:
+    """The same table for the README and docs/models.md (`python -m backdoor.report` prints it)."""
+    lines = ["| attack (model) | " + " | ".join(DEFENSES.values()) + " |", "|---" * (len(DEFENSES) + 1) + "|"]
+    for row in rows:
+        name = "no attack" if row.attack == "none" else labels.get(row.attack, row.attack)
+        cells = " | ".join(f"**{cell.verdict}**: {cell.figure}" for cell in row.cells.values())
+        lines.append(f"| {name} (`{row.model}`) | {cells} |")
+    return "\n".join(lines)
