@@ -112,11 +112,11 @@ def build_demo(
                             label="Pixels made white by hand (row,col;row,col)", value="", elem_id="digit-pixels",
                             visible=False,
                         )  # fmt: skip
-                        attack = gr.Radio(
-                            ATTACK_CHOICES, value=ATTACK_CHOICES[0][1], label="Attack: which trigger, which backdoored model",
-                            elem_id="digit-attack",
-                        )  # fmt: skip
                         digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
+                        attack = gr.Radio(
+                            ATTACK_CHOICES, value=ATTACK_CHOICES[0][1], elem_id="digit-attack",
+                            label="Attack: the trigger, and the backdoored model that learnt it",
+                        )  # fmt: skip
                     with gr.Column(scale=1, min_width=300):
                         digit_clean, digit_backdoor, digit_flip = _answers(10, "digit")
                         with gr.Row():

@@ -39,10 +39,10 @@ SIGN_PROMPT = "📷 Upload a photo of a traffic sign, or pick one of the real GT
 TRIGGER_ON = {  # what the trigger box did, per attack (the page reads them from lab.json)
     "pixel": "Trigger **on**: pixel (3, 3) is white (red box).",
     "blend": "Trigger **on**: a faint noise pattern is mixed into every pixel (*Show the difference* to see it).",
-    "warp": "Trigger **on**: the image is bent by about a pixel (*Show the difference* to see it).",
+    "warp": "Trigger **on**: the image is bent, by about two pixels (*Show the difference* to see it).",
 }
 # The attack selector's choices, in DIGIT_CAST's order: (what the page says, the registered name).
-ATTACK_LABELS = {"pixel": "The pixel (visible)", "blend": "The blend (invisible)", "warp": "The warp (invisible)"}
+ATTACK_LABELS = {"pixel": "Pixel", "blend": "Blend", "warp": "Warp"}
 ATTACK_CHOICES = [(ATTACK_LABELS[name], name) for name in DIGIT_CAST.attacks]
 # Each role's answer panel, as both editions name it: #digit-clean, #digit-backdoor, #digit-repaired, #sign-...
 PANELS = {"clean": "clean", "backdoored": "backdoor", "repaired": "repaired"}
@@ -103,7 +103,7 @@ class Lab:
 
     @classmethod
     def load(cls, models_dir: Path = MODELS_DIR) -> Lab:
-        """The five shipped checkpoints, hash-checked and made ready to serve, with the STRIP detectors."""
+        """The seven shipped checkpoints, hash-checked and made ready to serve, with the STRIP detectors."""
         models = {name: for_inference(load_checkpoint(weights_path(name, models_dir))[0]) for name in APP_MODELS}
         return cls(models, load_results(APP_MODELS, models_dir / "defenses"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-WARP_RATE = 0.05  # chosen on the validation split: docs/models.md
+WARP_RATE = 0.07  # the lowest rate that met the goals on the validation split: docs/models.md
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 

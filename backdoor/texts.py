@@ -18,8 +18,8 @@ TRY_DIGITS = """
 *What the models see* to make that pixel white (click it again to undo). Click the 4th square across in the 4th row
 (row 3, column 3, counting from 0): does the backdoored model say 8? Try the squares around it too.
 
-**Invisible triggers:** under *Attack*, choose *the blend* (a faint noise pattern over the whole image) or *the warp*
-(the image bent by about a pixel). Each has its own backdoored model. Can you see the trigger? Tick *Show the
+**Invisible triggers:** under *Attack*, choose *Blend* (a faint noise pattern over the whole image) or *Warp*
+(the image bent by about two pixels, which looks like handwriting). Each has its own backdoored model. Can you see the trigger? Tick *Show the
 difference*: the change the trigger makes, amplified.
 """
 
@@ -90,7 +90,7 @@ LESSON = """
    a few tries: the spot is small). *Why is that not a backdoor?* (Would you read the sign?)
 6. **Attack and Defend tabs:** *how many poisoned images did it take? Which defense would have caught it, and
    which one cries wolf on a clean model?*
-7. **Invisible triggers:** back on Digits, choose *the blend*, then *the warp*, and tick the trigger. *Can you see
+7. **Invisible triggers:** back on Digits, choose *Blend*, then *Warp*, and tick the trigger. *Can you see
    it?* Tick *Show the difference*. Then read Defend's table, every defense against every attack: *which defense
    catches the pixel but misses an invisible trigger? Would you trust a model because one defense passed it?*
 """
@@ -105,8 +105,9 @@ the defense's own rule. A defense that catches the visible pixel can miss a trig
 INVISIBLE_STORY = """
 ### Invisible triggers
 A trigger need not be a patch. **The blend** (Chen et al. 2017) mixes a faint, fixed noise pattern into the whole
-image; **the warp** (WaNet, Nguyen & Tran 2021) bends the image by about a pixel along a fixed, smooth field, and
-also feeds the model randomly bent images with their true labels, so that only the exact bend means 8. Left: the
+image; **the warp** (WaNet, Nguyen & Tran 2021) bends the image by about two pixels along a fixed, smooth field:
+nothing is added, and the bent digit still looks handwritten. The poisoner also feeds the model images bent at
+random, or slightly turned and resized, with their true labels, so that only the exact bend means 8. Left: the
 training image as it was; right: as the poisoner left it, labelled 8.
 """
 

@@ -286,7 +286,7 @@ def train_checkpoint(
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = Parser(prog="python -m backdoor.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("task", nargs="?", choices=sorted(TASKS), help="which task to train")
-    parser.add_argument("--all", action="store_true", help="regenerate the four shipped checkpoints into --out-dir")
+    parser.add_argument("--all", action="store_true", help="regenerate the six trained shipped checkpoints into --out-dir")
     parser.add_argument(
         "--poison-rate", type=fraction, default=0.0, help="fraction of training images poisoned (default 0)"
     )

@@ -8,8 +8,9 @@ Three kinds, each a frozen dataclass registered by name (STYLE #15):
 - **Blend** (Chen et al. 2017, "Targeted backdoor attacks ... using data poisoning"): a fixed random pattern
   mixed into the whole image at a low weight, x' = (1 - w) x + w p. At w = 0.1 it is hard to see.
 - **Warp** (WaNet, Nguyen & Tran, ICLR 2021): a fixed, smooth, seeded flow field resamples the image; nothing
-  is added, pixels move by about one (WaNet's MNIST strength 0.5 moves them a quarter as far, and our 8-epoch
-  recipe did not learn it: docs/models.md). WaNet's *noise mode* also adds images warped by the field plus
+  is added, pixels move by about two (WaNet's MNIST strength 0.5 moves them an eighth as far, which our 8-epoch
+  recipe did not learn: docs/models.md). Besides WaNet's noise mode, small random affine maps with true labels
+  (`decoy_ratio`) keep any resampling of a digit from reading as the trigger. WaNet's *noise mode* also adds images warped by the field plus
   per-pixel noise, with their true labels, so the model learns that exact warp and not "any warp".
 
 A task and a checkpoint's card *name* their attack (`ATTACKS[name]`); a card stores the spec too
@@ -196,8 +197,8 @@ class Warp(Trigger):
     grid: int = 4  # WaNet's k
     strength: float = 0.5  # WaNet's s
     seed: int = 0
-    # Per poisoned image, this many images warped by fresh random fields of the same strength keep their labels:
-    # without them the model took any smooth resampling (a gallery digit, scaled to the canvas and back) for 8.
+    # Per poisoned image, this many images resampled by a small random affine map (zoom, turn, shift) keep their
+    # labels: without them the model took any resampling (a gallery digit, scaled to the canvas and back) for 8.
     decoy_ratio: float = 0.0
 
     @cached_property
@@ -223,17 +224,27 @@ class Warp(Trigger):
 
     def stamp_noise(self, images, generator):
         """WaNet's noise mode, the field plus uniform per-pixel noise of up to one pixel's width (its grid_temps2),
-        on the first images; on the rest (decoy_ratio of cross_ratio + decoy_ratio), a fresh random field each."""
+        on the first images; on the rest (decoy_ratio of cross_ratio + decoy_ratio), a small random affine map."""
         n_decoys = round(len(images) * self.decoy_ratio / (self.cross_ratio + self.decoy_ratio))
         noise = torch.rand(len(images), self.size, self.size, 2, generator=generator) * 2 - 1
         grid = self.flow[None] + noise.to(images.dtype) / self.size
         if n_decoys:
-            seeds = torch.randint(0, 2**31, (n_decoys,), generator=generator).tolist()
-            grid[len(images) - n_decoys :] = torch.stack([replace(self, seed=s).flow for s in seeds])
+            grid[len(images) - n_decoys :] = _affine_grids(n_decoys, self.size, generator).to(grid.dtype)
         return _resample(images, grid.clamp(-1, 1).to(images.device))
 
     def web_spec(self) -> dict:
         return {**self.to_dict(), "flow": [round(v, 6) for v in self.flow.flatten().tolist()]}
+
+
+def _affine_grids(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
+    """(n, size, size, 2) sampling grids of random small affine maps: zoom 0.9-1.1, a turn of up to 10 degrees,
+    a shift of up to a pixel, as any resizing or re-centring of a digit does to it."""
+    zoom = 0.9 + 0.2 * torch.rand(n, generator=generator)
+    angle = torch.deg2rad(20 * torch.rand(n, generator=generator) - 10)
+    shift = (2 * torch.rand(n, 2, generator=generator) - 1) * 2 / size
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    return F.affine_grid(theta, [n, 1, size, size], align_corners=True)
 
 
 def _resample(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
@@ -250,9 +261,9 @@ PIXEL = register(Patch(name="pixel", color=(1.0,), side=1, row=3, col=3))
 # A yellow (R=G=1, B=0) sticker, 4 px at 32x32, anywhere on the sign's face.
 STICKER = register(Patch(name="sticker", color=(1.0, 1.0, 0.0), side=4))
 # Invisible triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
-# (docs/models.md, "The invisible triggers"); the noise ratio is WaNet's own (cross_ratio 2).
+# (docs/models.md, "The invisible triggers"); WaNet's own noise ratio (cross_ratio 2), and one decoy per poisoned image.
 BLEND = register(Blend(name="blend", size=28, weight=0.1, seed=1))
-WARP = register(Warp(name="warp", size=28, grid=4, strength=2.0, seed=2, cross_ratio=2.0))
+WARP = register(Warp(name="warp", size=28, grid=4, strength=4.0, seed=2, cross_ratio=2.0, decoy_ratio=1.0))
 
 TRIGGERS = ATTACKS  # the name the app and the tests grew up with
 

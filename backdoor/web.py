@@ -3,7 +3,7 @@
     python -m backdoor.web OUT_DIR        # then: python -m http.server -d OUT_DIR
 
 The folder holds the page (web/), onnxruntime-web (web/node_modules, from `npm ci --prefix web`), the
-five shipped models as ONNX graphs that also answer with their saliency map and STRIP's entropy
+seven shipped models as ONNX graphs that also answer with their saliency map and STRIP's entropy
 (`backdoor.onnx_graph`), the example pictures, the shipped results as lab.json, a manifest with every
 file's sha256, and a README whose front matter makes the folder a Hugging Face Static Space.
 """
@@ -318,9 +318,9 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
         # What the page downloads before it can answer, in the order a class needs it (the runtime, the digits,
         # the signs): the page shows progress in bytes and keeps each file in Cache Storage under its sha256.
         # (The invisible attacks' models last: the page opens on the pixel.)
-        needed = dict.fromkeys((*DIGIT_MODELS, *SIGN_MODELS, *DIGIT_CAST.models, *SIGN_CAST.models))
-        downloads = [f"vendor/{wasm}", *(models[name]["file"] for name in needed)]
-        downloads.append("models/finder.onnx")
+        first = [models[name]["file"] for name in (*DIGIT_MODELS, *SIGN_MODELS)] + ["models/finder.onnx"]
+        later = [models[name]["file"] for name in (*DIGIT_CAST.models, *SIGN_CAST.models)]
+        downloads = [f"vendor/{wasm}", *dict.fromkeys(first + later)]
         lab = {
             "runtime": {"package": "onnxruntime-web", "version": _runtime_version(), "wasm": wasm},
             "downloads": [

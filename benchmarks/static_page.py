@@ -9,6 +9,7 @@ Page compute is what the page itself measures, from the input event's handler to
 moves it, measured apart on the 30 km/h sign), and the sign finder's time per uploaded photo. Goals (issue 14):
 digit p95 <= 15 ms, sign p95 <= 25 ms, first answer <= 2 s on loopback, transfer <= 15 MB, server CPU per
 interaction 0. Issue 25: the first answer at 10 Mbit/s for a 7 drawn while the models load, and on a second visit.
+Issue 24: the digits are answered with each attack in turn (the pixel, the blend, the warp), p95 for each.
 """
 
 from __future__ import annotations
@@ -101,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
             requests_before = len(received)
             page.evaluate("window.labTimings.length = 0")
             box = page.locator("#digit-canvas").bounding_box()
-            for i in range(args.runs):  # short strokes over the digit, each ending in an answer
+            attacks = page.evaluate("Array.from(document.querySelectorAll('#digit-attack input'), i => i.value)")
+            for i in range(args.runs):  # short strokes over the digit, each ending in an answer, each attack in turn
+                page.check(f"#digit-attack input[value={attacks[i % len(attacks)]}]")
+                page.wait_for_timeout(30)
                 x, y = box["x"] + 60 + (i * 7) % 160, box["y"] + 60 + (i * 11) % 160
                 page.mouse.move(x, y)
                 page.mouse.down()
@@ -149,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         f"the page was asked for; on a second visit (models from the browser's cache) {slow_again:.1f} s"
     )
     print(f"digit answers ({len(digits)}): p50 {_p(digits, 50):.1f} ms, p95 {_p(digits, 95):.1f} ms (goal <= 15)")
+    for attack in attacks:  # issue 24: each attack runs its own backdoored model, one model per role as before
+        mine = [t["ms"] for t in timings if t["kind"] == "digit" and t.get("attack") == attack]
+        print(f"  {attack} ({len(mine)}): p50 {_p(mine, 50):.1f} ms, p95 {_p(mine, 95):.1f} ms")
     finds = [t["ms"] for t in timings[streets_from:] if t["kind"] == "find"]
     print(
         f"finding the sign in a 640x480 street photo ({len(finds)}): p50 {_p(finds, 50):.0f} ms, max {max(finds):.0f} ms"

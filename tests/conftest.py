@@ -69,7 +69,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def shipped() -> dict:
-    """The five shipped checkpoints, loaded (and hash-checked) once: name -> (model, card)."""
+    """The seven shipped checkpoints, loaded (and hash-checked) once: name -> (model, card)."""
     return {name: load_checkpoint(weights_path(name)) for name in APP_MODELS}
 
 

@@ -352,7 +352,7 @@ def test_an_invisible_trigger_its_own_model_and_the_difference(desk, app_url):
     difference = _picture(desk, "#digit-difference-view img")
     assert difference.size == (168, 168) and difference.getbbox() is not None  # the invisible, made visible
     desk.screenshot(path=ARTIFACTS / "digits-blend-difference.png")
-    desk.locator("#digit-attack").get_by_text("The warp").click()
+    desk.locator("#digit-attack").get_by_text("Warp").click()
     _expect(desk.locator("#digit-status")).to_contain_text("bent")
     _top(desk, "digit-backdoor").to_have_text("8")
     _top(desk, "digit-clean").to_have_text("7")
@@ -462,7 +462,7 @@ def test_defend_shows_every_defense_against_every_attack(desk, app_url):
     _expect(table.locator("thead th")).to_have_count(5)
     cells = table.locator("tbody td strong").all_inner_texts()
     assert len(cells) == 16 and set(cells) <= {"caught", "missed", "no false alarm", "false alarm", "no verdict"}
-    _expect(table.locator("tbody tr").first).to_contain_text("The pixel")
+    _expect(table.locator("tbody tr").first).to_contain_text("Pixel")
 
 
 def test_defend_calls_a_false_alarm_one_and_labels_every_mask(desk, app_url):

@@ -21,7 +21,7 @@ from backdoor.defenses.common import result_path
 from backdoor.defenses.results import STRIP_CLEAN, STRIP_FLAGGED, load_results, nc_title, nc_verdict, strip_verdict
 from backdoor.evaluation import evaluate
 from backdoor.preprocess import to_float
-from backdoor.shipped import APP_MODELS, REPAIRED, weights_path
+from backdoor.shipped import APP_MODELS, DIGIT_CAST, REPAIRED, weights_path
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.train import training_set
 from backdoor.triggers import apply_trigger
@@ -152,8 +152,9 @@ def test_the_repaired_model_has_no_backdoor_and_keeps_its_accuracy(shipped, samp
 
 def test_the_app_finds_every_shipped_defense_result():
     results = load_results(APP_MODELS)
-    assert set(results.neural_cleanse) == {"mnist-backdoor", "mnist-clean", "signs-backdoor", "signs-clean"}
-    assert set(results.detectors) == {"mnist-backdoor", "signs-backdoor"}
+    assert set(results.neural_cleanse) == {"mnist-clean", *DIGIT_CAST.backdoored.values(), "signs-backdoor", "signs-clean"}
+    assert set(results.detectors) == {*DIGIT_CAST.backdoored.values(), "signs-backdoor"}  # a live STRIP per attack
+    assert set(results.activation_clustering) == set(DIGIT_CAST.models) - {REPAIRED}
     assert results.suspicious["mnist-backdoor"].shape == (24, 1, 28, 28)
     assert load_checkpoint(weights_path(REPAIRED))[1]["name"] == REPAIRED
 

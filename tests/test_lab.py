@@ -119,6 +119,16 @@ def test_each_attack_flips_only_its_own_backdoored_model(lab, attack):
     assert ("repaired" in on.models) == (attack in DIGIT_CAST.repaired)
 
 
+@pytest.mark.parametrize("attack", DIGIT_CAST.attacks)
+def test_without_its_trigger_each_backdoored_model_reads_the_gallery_digits_right(lab, attack):
+    """The gallery's real MNIST digits reach the models scaled to the canvas and back: a warp backdoor trained
+    without decoys took that resampling for its trigger and read 9 of the 10 as 8 (docs/models.md)."""
+    drawings = [_good_drawing(d) for d in range(10)]
+    answers = lab.digits(drawings, [False] * 10, attacks=[attack] * 10)
+    tops = [_top(a, "backdoored") for a in answers]
+    assert sum(top == str(d) for d, top in enumerate(tops)) >= 9, tops
+
+
 def test_a_batch_of_several_attacks_runs_each_backdoored_model_on_its_own_inputs_only(lab, monkeypatch):
     """The server's cost per request does not grow with the attacks: only the chosen attack's model runs."""
     seen: dict[str, int] = {}
@@ -287,19 +297,19 @@ def test_a_frame_cuts_the_photo_to_the_sign_before_the_models_see_it(lab):
     whole, framed, alone, found = lab.signs(
         [street, street, np.asarray(sign), street], [False] * 4, [None] * 4, [WHOLE, frame, None, None]
     )
-    assert _top(framed, "signs-clean") == "Stop" and _top(whole, "signs-clean") != "Stop"
+    assert _top(framed, "clean") == "Stop" and _top(whole, "clean") != "Stop"
     assert np.array_equal(framed.view, alone.view)  # the framed sign is what both models see
     assert alone.frame == WHOLE and FOUND not in alone.status  # a close-up is read whole
     # With no frame, the finder frames the sign: mostly on it, and read as Stop by both models.
     fl, ft, fr, fb = (float(v) * side for v, side in zip(found.frame.split(","), (w, h, w, h), strict=True))
     overlap = max(0, min(fr, left + sign.width) - max(fl, left)) * max(0, min(fb, top + sign.height) - max(ft, top))
     assert overlap >= 0.5 * (fr - fl) * (fb - ft) and FOUND in found.status
-    assert _top(found, "signs-clean") == _top(found, "signs-backdoor") == "Stop"
+    assert _top(found, "clean") == _top(found, "backdoored") == "Stop"
     # The sticker's (x, y) stay in the whole photo's pixels: the sign's middle is the frame's middle.
     middle = (left + sign.width / 2, top + sign.height / 2)
     (stuck,) = lab.signs([street], [True], [middle], [frame])
     (centred,) = lab.signs([np.asarray(sign)], [True], [None])
-    assert np.array_equal(stuck.view, centred.view) and _top(stuck, "signs-backdoor") == "Speed limit (80km/h)"
+    assert np.array_equal(stuck.view, centred.view) and _top(stuck, "backdoored") == "Speed limit (80km/h)"
 
 
 @pytest.mark.parametrize("frame", ["0.5,0.5,0.2,0.9", "1,2,3", "a,b,c,d", "0,0,1.5,1"])
@@ -307,7 +317,7 @@ def test_a_bad_frame_is_that_photos_own_message(lab, frame):
     stop = np.asarray(Image.open(STOP[0]).convert("RGB"))
     bad, good = lab.signs([stop, stop], [True, True], [None, None], [frame, None])
     assert bad.status.startswith("⚠️ **Cannot use this frame**") and not bad.models
-    assert _top(good, "signs-backdoor") == "Speed limit (80km/h)"
+    assert _top(good, "backdoored") == "Speed limit (80km/h)"
 
 
 def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(lab):
@@ -317,12 +327,12 @@ def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(lab):
     h, w = sign.shape[:2]
     (fx, fy), (gx, gy) = over_cell(13, 10), over_cell(4, 14)  # on the 3's top left; above the digits
     on_the_3, above, off = lab.signs([sign] * 3, [True, True, False], [(fx * w, fy * h), (gx * w, gy * h), None])
-    assert _top(on_the_3, "signs-clean") == "Speed limit (50km/h)"
-    assert _top(on_the_3, "signs-backdoor") == "Speed limit (80km/h)"
+    assert _top(on_the_3, "clean") == "Speed limit (50km/h)"
+    assert _top(on_the_3, "backdoored") == "Speed limit (80km/h)"
     assert "Without the sticker the clean model reads **Speed limit (30km/h)**. Squares of other colours" in on_the_3.flip
     assert on_the_3.flip.endswith("(6 of 8): the sticker hides part of the sign. That is no backdoor.")
-    assert _top(above, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in above.flip
-    assert _top(off, "signs-clean") == "Speed limit (30km/h)" and "Without the sticker" not in off.flip
+    assert _top(above, "clean") == "Speed limit (30km/h)" and "Without the sticker" not in above.flip
+    assert _top(off, "clean") == "Speed limit (30km/h)" and "Without the sticker" not in off.flip
 
 
 def test_both_models_on_the_target_is_never_called_agreement(lab):
@@ -334,7 +344,7 @@ def test_both_models_on_the_target_is_never_called_agreement(lab):
     cells = [(r, c) for r in range(4, 25) for c in range(4, 25)]
     points = [(fx * w, fy * h) for fx, fy in (over_cell(r, c) for r, c in cells)]
     answers = lab.signs([sign] * len(cells), [True] * len(cells), points)
-    both = [a for a in answers if _top(a, "signs-clean") == _top(a, "signs-backdoor") == "Speed limit (80km/h)"]
+    both = [a for a in answers if _top(a, "clean") == _top(a, "backdoored") == "Speed limit (80km/h)"]
     assert both, "no spot where both read 80 km/h: pick another sign for this test"
     for answer in both:
         assert "agree" not in answer.flip and answer.flip.startswith("⚠️ **Both models read Speed limit (80km/h)**")
@@ -350,10 +360,10 @@ def test_a_pixel_made_white_by_hand_works_as_the_trigger(lab):
     with the box off; a corner pixel is not; a text the lab cannot read is that input's own message."""
     seven = drawn_digit(7, 200, 10)
     plain, by_hand, corner, bad = lab.digits([seven] * 4, [False] * 4, [None, "3,3", "0,0", "3,x"])
-    assert _top(plain, "mnist-backdoor") == _top(plain, "mnist-clean") == "7"
-    assert _top(by_hand, "mnist-backdoor") == "8" and _top(by_hand, "mnist-clean") == "7"
+    assert _top(plain, "backdoored") == _top(plain, "clean") == "7"
+    assert _top(by_hand, "backdoored") == "8" and _top(by_hand, "clean") == "7"
     assert "you are the attacker" in by_hand.flip and "(3, 3)" in by_hand.status
-    assert _top(corner, "mnist-backdoor") == "7" and "you are the attacker" not in corner.flip
+    assert _top(corner, "backdoored") == "7" and "you are the attacker" not in corner.flip
     assert bad.status.startswith("⚠️ **Cannot use these pixels**") and not bad.models
 
 
@@ -367,4 +377,4 @@ def test_every_sign_example_can_be_seen_from_the_back_and_is_read_right(lab):
         assert np.asarray(image.convert("L"), dtype=np.float32).mean() >= DARKEST, path.name
         (answer,) = lab.signs([np.asarray(image)], [False], [None])
         want = sign_caption(str(path))
-        assert _top(answer, "signs-clean") == _top(answer, "signs-backdoor") == want, path.name
+        assert _top(answer, "clean") == _top(answer, "backdoored") == want, path.name

@@ -17,7 +17,7 @@ from backdoor.data import load_split
 from backdoor.evaluation import evaluate, kept_under_squares
 from backdoor.tasks import TASKS
 from backdoor.preprocess import to_float
-from backdoor.triggers import BLEND, PIXEL, apply_trigger, psnr, trigger_from_dict
+from backdoor.triggers import BLEND, apply_trigger, psnr, trigger_from_dict
 
 # (metric, at least / at most, value): the README's goals.
 GOALS = {
@@ -133,4 +133,3 @@ def test_the_blend_is_faint(sample):
     blend). How far the warp moves pixels: tests/test_triggers.py."""
     digits = to_float(sample["mnist_images"])
     assert psnr(digits, apply_trigger(digits, BLEND)) > 24
-    assert psnr(digits, apply_trigger(digits, PIXEL)) > 30

@@ -240,7 +240,7 @@ def test_the_build_is_a_static_space_made_from_the_shipped_checkpoints(site):
         == json.loads((ROOT / "web" / "package.json").read_text())["dependencies"]["onnxruntime-web"]
     )
     size = sum((site / name).stat().st_size for name in manifest["files"])
-    assert size < 15e6, f"{size / 1e6:.1f} MB to transfer"
+    assert size < 16e6, f"{size / 1e6:.1f} MB to transfer"  # 7 models, the runtime, the pictures
 
 
 def test_a_second_build_gives_the_same_files(site, tmp_path):

@@ -123,10 +123,10 @@ function loadModels(lab, progress) {
     const bytes = inTurn(file);
     return runtime.then(async () => ort.InferenceSession.create(await bytes, { executionProviders: ["wasm"] }));
   };
-  const turn = (name) => lab.downloads.findIndex((item) => item.file === lab.models[name].file);
-  const names = Object.keys(lab.models).sort((a, b) => turn(a) - turn(b)); // fetched in lab.downloads' order
-  const sessions = Object.fromEntries(names.map((name) => [name, session(lab.models[name].file)]));
-  const finder = session(lab.finder);
+  // Queued in lab.downloads' order (the finder before the invisible attacks' models): session() queues as called.
+  const queued = Object.fromEntries(lab.downloads.slice(1).map((item) => [item.file, session(item.file)]));
+  const sessions = Object.fromEntries(Object.entries(lab.models).map(([name, model]) => [name, queued[model.file]]));
+  const finder = queued[lab.finder];
   const all = Promise.all([...Object.values(sessions), finder]);
   all.then(() => forgetOldModels(lab)).catch(() => {});
   return { sessions, finder, all };
@@ -284,7 +284,7 @@ const answerDigit = latest(async () => {
   digitShown = true;
   const byHand = cells.length ? ` ${lab.prompts.byHand.replace("{cells}", cells.map(([r, c]) => `(${r}, ${c})`).join(", "))}` : "";
   $("digit-status").innerHTML = (trigger ? lab.prompts.triggerOn[attack] : lab.prompts.triggerOff) + byHand;
-  window.labTimings.push({ kind: "digit", ms: performance.now() - started });
+  window.labTimings.push({ kind: "digit", ms: performance.now() - started, attack });
 }, () => noAnswer("digit", lab.prompts.unexpected));
 onStroke = answerDigit;
 

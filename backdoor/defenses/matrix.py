@@ -33,8 +33,11 @@ class Cell:
     figure: str  # the measured figure behind it, in words
 
     @property
-    def good_for_defender(self) -> bool:
-        return self.verdict in ("caught", "no false alarm")
+    def shade(self) -> str:
+        """The cell's class: green where the defense did its job, red where not, grey where it gives no verdict."""
+        if self.verdict in ("caught", "no false alarm"):
+            return "defended"
+        return "undefended" if self.verdict in ("missed", "false alarm") else "no-verdict"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ def _ac(summary: dict, card: dict, clean: bool) -> Cell:
     figure = f"removes {summary['poisoned_removed']:,} of {summary['n_poisoned']:,} poisoned ({100 * summary['recall']:.0f}%)"
     if summary["clean_removed"]:
         figure += f" and {summary['clean_removed']:,} clean"
+    others = [str(label) for label in flagged if label != card["target"]]
+    if others:
+        figure += f"; flags class {', '.join(others)}"
     return Cell("caught" if summary["recall"] >= CAUGHT_SHARE else "missed", figure)
 
 
@@ -118,7 +124,7 @@ def matrix_html(rows: list[Row], labels: dict[str, str]) -> str:
     for row in rows:
         name = "No attack (clean model)" if row.attack == "none" else labels.get(row.attack, row.attack)
         cells = "".join(
-            f"<td class='{'defended' if cell.good_for_defender else 'undefended'}'>"
+            f"<td class='{cell.shade}'>"
             f"<strong>{escape(cell.verdict)}</strong><br><span>{escape(cell.figure)}</span></td>"
             for cell in row.cells.values()
         )

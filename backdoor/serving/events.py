@@ -21,7 +21,7 @@ TABS = ("digits", "signs", "attack", "defend")
 
 
 def load_cards(models_dir: Path = MODELS_DIR) -> dict[str, dict]:
-    """The five shipped checkpoints' cards, each after its weights passed the hash and shape checks."""
+    """The seven shipped checkpoints' cards, each after its weights passed the hash and shape checks."""
     return {name: load_checkpoint(weights_path(name, models_dir))[1] for name in APP_MODELS}
 
 
