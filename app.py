@@ -112,11 +112,12 @@ def build_demo(
                             label="Pixels made white by hand (row,col;row,col)", value="", elem_id="digit-pixels",
                             visible=False,
                         )  # fmt: skip
-                        digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
+                        # Compact, under the trigger it changes: the status line below still fits a projector's screen.
                         attack = gr.Radio(
-                            ATTACK_CHOICES, value=ATTACK_CHOICES[0][1], elem_id="digit-attack",
-                            label="Attack: the trigger, and the backdoored model that learnt it",
+                            ATTACK_CHOICES, value=ATTACK_CHOICES[0][1], elem_id="digit-attack", container=False,
+                            label="Attack: the trigger, and the backdoored model that learnt it", show_label=False,
                         )  # fmt: skip
+                        digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
                     with gr.Column(scale=1, min_width=300):
                         digit_clean, digit_backdoor, digit_flip = _answers(10, "digit")
                         with gr.Row():

@@ -18,7 +18,7 @@ TRY_DIGITS = """
 *What the models see* to make that pixel white (click it again to undo). Click the 4th square across in the 4th row
 (row 3, column 3, counting from 0): does the backdoored model say 8? Try the squares around it too.
 
-**Invisible triggers:** under *Attack*, choose *Blend* (a faint noise pattern over the whole image) or *Warp*
+**Hidden triggers:** under the trigger box, choose *Blend* (a faint noise pattern over the whole image) or *Warp*
 (the image bent by about two pixels, which looks like handwriting). Each has its own backdoored model. Can you see the trigger? Tick *Show the
 difference*: the change the trigger makes, amplified.
 """
@@ -90,7 +90,7 @@ LESSON = """
    a few tries: the spot is small). *Why is that not a backdoor?* (Would you read the sign?)
 6. **Attack and Defend tabs:** *how many poisoned images did it take? Which defense would have caught it, and
    which one cries wolf on a clean model?*
-7. **Invisible triggers:** back on Digits, choose *Blend*, then *Warp*, and tick the trigger. *Can you see
+7. **Hidden triggers:** back on Digits, choose *Blend*, then *Warp*, and tick the trigger. *Can you see
    it?* Tick *Show the difference*. Then read Defend's table, every defense against every attack: *which defense
    catches the pixel but misses an invisible trigger? Would you trust a model because one defense passed it?*
 """

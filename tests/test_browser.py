@@ -349,7 +349,7 @@ def test_an_invisible_trigger_its_own_model_and_the_difference(desk, app_url):
     _expect(desk.locator("#digit-difference-view img")).to_be_hidden()
     desk.locator("#digit-difference input").check()
     _expect(desk.locator("#digit-input-view img")).to_be_hidden()
-    difference = _picture(desk, "#digit-difference-view img")
+    difference = _picture(desk, "#digit-difference-view")
     assert difference.size == (168, 168) and difference.getbbox() is not None  # the invisible, made visible
     desk.screenshot(path=ARTIFACTS / "digits-blend-difference.png")
     desk.locator("#digit-attack").get_by_text("Warp").click()

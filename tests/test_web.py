@@ -31,7 +31,7 @@ from backdoor.lab import WHOLE, Lab, flip_verdict
 from backdoor.onnx_graph import logits_graph, saliency_graph
 from backdoor.preprocess import InputError, digit_from_drawing, load_image, to_float
 from backdoor.saliency import explain
-from backdoor.shipped import APP_MODELS, DIGIT_MODELS, SIGN_MODELS, weights_path
+from backdoor.shipped import APP_MODELS, DIGIT_CAST, SIGN_MODELS, weights_path
 from backdoor.streets import street_scene
 from backdoor.tasks import MNIST, SIGNS
 from backdoor.triggers import ATTACKS, Patch, apply_trigger
@@ -658,9 +658,10 @@ def test_the_page_answers_what_the_app_answers_on_200_drawings(desk, lab):
     for i in range(200):
         rgba = drawn_digit(int(rng.integers(10)), float(rng.uniform(30, 280)), int(rng.integers(6, 25)))
         trigger = bool(rng.integers(2))
+        attack = DIGIT_CAST.attacks[i % len(DIGIT_CAST.attacks)]  # every attack's stamp and models, in turn
         got = desk.evaluate(
-            "async ([b64, trigger]) => window.backdoorLab.digit(Uint8ClampedArray.from(atob(b64), c => c.charCodeAt(0)), 280, 280, trigger)",
-            [_b64(rgba), trigger],
+            "async ([b64, trigger, attack]) => window.backdoorLab.digit(Uint8ClampedArray.from(atob(b64), c => c.charCodeAt(0)), 280, 280, trigger, attack)",
+            [_b64(rgba), trigger, attack],
         )
         try:
             x = digit_from_drawing(rgba)
@@ -668,8 +669,9 @@ def test_the_page_answers_what_the_app_answers_on_200_drawings(desk, lab):
             assert got == {"error": str(err)}
             refused += 1
             continue
-        x = apply_trigger(x, MNIST.trigger) if trigger else x
-        _compare(got, x, _reference(lab, DIGIT_MODELS, x), worst)
+        x = apply_trigger(x, ATTACKS[attack]) if trigger else x
+        names = tuple(name for role in DIGIT_CAST.roles if (name := DIGIT_CAST.model(role, attack)))
+        _compare(got, x, _reference(lab, names, x), worst)
         answered += 1
     assert answered >= 150, (answered, refused)
     assert worst["pixel"] <= 1 / 255 and worst["probs"] <= 1e-4 and worst["saliency"] <= 1e-4, worst

@@ -312,9 +312,12 @@ $("digit-trigger").addEventListener("change", answerDigit);
 
 // The attack: which trigger the box adds and which backdoored model answers (the app's digit-attack radio).
 const attackChoices = $("digit-attack");
-attackChoices.innerHTML = lab.casts.digit.attacks
-  .map((name, i) => `<label><input type="radio" name="digit-attack" value="${name}"${i ? "" : " checked"}> ${escape(lab.attackLabels[name])}</label>`)
-  .join("");
+attackChoices.insertAdjacentHTML(
+  "beforeend",
+  lab.casts.digit.attacks
+    .map((name, i) => `<label><input type="radio" name="digit-attack" value="${name}"${i ? "" : " checked"}> ${escape(lab.attackLabels[name])}</label>`)
+    .join(""),
+);
 attackChoices.addEventListener("change", answerDigit);
 function digitAttack() {
   return attackChoices.querySelector("input:checked")?.value ?? lab.casts.digit.attacks[0];
