@@ -203,7 +203,7 @@ def build_demo(
                 )  # fmt: skip
 
             with gr.Tab("Attack", id="attack"):
-                attack_tab(sweep)
+                attack_tab(sweep, models_dir)
 
             with gr.Tab("Defend", id="defend"):
                 defend_tab(defenses, cards, models_dir)
@@ -276,6 +276,8 @@ def build_demo(
         starting = [
             trigger,
             digit_pixels,
+            attack,
+            difference,
             sign_image,
             sticker,
             sticker_x,
@@ -286,8 +288,9 @@ def build_demo(
         ]
         # The canvas is cleared by its own Clear button (CLEAR_CANVAS), not by a value from the server.
         reset.click(
-            lambda: [False, "", None, False, None, None, "", *start_values(digit_outputs, DRAW_PROMPT),
-                     *start_values(sign_outputs, SIGN_PROMPT)],
+            lambda: [False, "", ATTACK_CHOICES[0][1], False, None, False, None, None, "",
+                     *start_values(digit_outputs, digit_status, DRAW_PROMPT),
+                     *start_values(sign_outputs, sign_status, SIGN_PROMPT)],
             None, starting, api_visibility="private", show_progress="hidden", js=CLEAR_CANVAS,
         )  # fmt: skip
         # (No show_progress_on=[] here: the link's answer below reads the Sketchpad, and without the status updates

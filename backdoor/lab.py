@@ -88,7 +88,8 @@ class _Ready:
     unstickered: torch.Tensor | None = None  # signs with the sticker on: the same input without it
     by_hand: bool = False  # digits: the student made pixels of the model's input white themselves
     attack: str = "pixel"  # the registered attack whose model plays the backdoored role
-    before: torch.Tensor | None = None  # the input before the trigger, for the difference view
+    triggered: bool = False  # the trigger (the digit's attack, the sign's sticker) is on
+    before: torch.Tensor | None = None  # digits with the trigger on: the input before it, for the difference view
 
 
 class Lab:
@@ -165,29 +166,27 @@ class Lab:
         if not ready:
             return []
         x = torch.cat([item.x for item in ready])
-        groups: dict[str, list[int]] = {}
+        groups: dict[str, list[int]] = {}  # attack -> the inputs that chose it
         for i, item in enumerate(ready):
             groups.setdefault(item.attack, []).append(i)
-        passes: dict[tuple[str, str], tuple[list[int], object]] = {}  # (role, attack) -> (inputs, pass)
-        strips = {}
-        for attack, rows in groups.items():  # the longest pass, STRIP's, first
-            strips[attack] = (rows, self._passes.submit(self._strip_verdicts, cast.model("backdoored", attack), x[rows]))
-        passes[("clean", "")] = (list(range(len(ready))), self._passes.submit(explain, self.models[cast.clean], x))
-        for attack, rows in groups.items():
-            for role in cast.roles[1:]:
-                name = cast.model(role, attack)
-                if name is not None:
-                    passes[(role, attack)] = (rows, self._passes.submit(explain, self.models[name], x[rows]))
+        strips = {  # the longest passes, STRIP's, first
+            attack: self._passes.submit(self._strip_verdicts, cast.model("backdoored", attack), x[rows])
+            for attack, rows in groups.items()
+        }
+        jobs = [(list(range(len(ready))), "clean", self._passes.submit(explain, self.models[cast.clean], x))]
+        jobs += [
+            (rows, role, self._passes.submit(explain, self.models[name], x[rows]))
+            for attack, rows in groups.items()
+            for role in cast.roles[1:]
+            if (name := cast.model(role, attack)) is not None
+        ]
         models: list[dict[str, ModelAnswer]] = [{} for _ in ready]
-        for (role, _), (rows, job) in passes.items():
+        for rows, role, job in jobs:
             probs, saliency = job.result()
             pictures = overlay(x[rows], saliency)
             for k, i in enumerate(rows):
                 models[i][role] = ModelAnswer(dict(zip(task.classes, probs[k].tolist())), pictures[k])
-        verdicts = [""] * len(ready)
-        for rows, job in strips.values():
-            for i, verdict in zip(rows, job.result()):
-                verdicts[i] = verdict
+        verdicts = {i: v for attack, rows in groups.items() for i, v in zip(rows, strips[attack].result(), strict=True)}
         controls = self._clean_controls(cast.clean, task, ready)
         return [
             Answer(
@@ -197,7 +196,7 @@ class Lab:
                 strip=verdicts[i],
                 photo=item.photo,
                 frame=item.frame,
-                flip=flip_verdict(task, tops_of(models[i]), item.before is not None, controls[i], item.by_hand),
+                flip=flip_verdict(task, tops_of(models[i]), item.triggered, controls[i], item.by_hand),
                 difference=difference_view(item.before, item.x),
             )
             for i, item in enumerate(ready)
@@ -347,7 +346,9 @@ def _prepare_digit(
     if not trigger:
         return _Ready(x, None, status, by_hand=bool(cells), attack=attack)
     spec = ATTACKS[attack]
-    return _Ready(apply_trigger(x, spec), spec.box(), status, by_hand=bool(cells), attack=attack, before=x)
+    return _Ready(
+        apply_trigger(x, spec), spec.box(), status, by_hand=bool(cells), attack=attack, triggered=True, before=x
+    )
 
 
 def _prepare_sign(
@@ -377,5 +378,5 @@ def _prepare_sign(
     outline = SIGNS.trigger.at(row, col).box() if sticker else None
     return _Ready(
         model_input, outline, status, preview, frame, unstickered if sticker else None,
-        attack=SIGNS.trigger.name, before=unstickered if sticker else None,
+        attack=SIGNS.trigger.name, triggered=sticker,
     )  # fmt: skip

@@ -119,6 +119,7 @@ others are untouched. Decide, then reveal.
 
 ATTACKS_CHART = """
 The same experiment for each attack: every point is a model trained from scratch (several seeds; the shaded band
-spans the lowest and highest). A trigger the model can see at once, the pixel, needs the least poison; a faint
-blend or a sub-pixel warp needs more images before the model learns it.
+spans the lowest and highest). The pixel and the blend take hold between 0.25% and 1% of the training images; the
+warp, a bend of a pixel or two that the poisoner must also teach apart from ordinary resizing, needs several
+percent and still falls short of 99% in these shorter runs.
 """

@@ -181,7 +181,7 @@ class Blend(Trigger):
         return (1 - self.weight) * images + self.weight * pattern
 
     def web_spec(self) -> dict:
-        return {**self.to_dict(), "pattern": [round(v, 6) for v in self.pattern.flatten().tolist()]}
+        return {**self.to_dict(), "pattern": self.pattern.flatten().tolist()}  # float32s, exact in JSON
 
 
 @register_kind
@@ -233,7 +233,7 @@ class Warp(Trigger):
         return _resample(images, grid.clamp(-1, 1).to(images.device))
 
     def web_spec(self) -> dict:
-        return {**self.to_dict(), "flow": [round(v, 6) for v in self.flow.flatten().tolist()]}
+        return {**self.to_dict(), "flow": self.flow.flatten().tolist()}  # float32s, exact in JSON
 
 
 def _affine_grids(n: int, size: int, generator: torch.Generator) -> torch.Tensor:

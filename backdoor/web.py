@@ -177,9 +177,9 @@ def _attack(out: Path, models_dir: Path) -> str:
     parts.append(_gallery(invisible, "invisible-examples", "Invisible triggers: each training image before and after poisoning"))
     answers = quiz_answers()
     if answers:
-        quiz = _copy_examples("quiz", out)
+        _copy_examples("quiz", out)
         parts.append(html(texts.QUIZ))
-        tiles = [(src, f"#{i + 1}") for i, (src, _) in enumerate(quiz)]
+        tiles = [(f"examples/quiz/{name}", f"#{i + 1}") for i, name in enumerate(answers)]  # as the app pairs them
         revealed = "".join(f"<li>#{i + 1}: {escape(a)}</li>" for i, a in enumerate(answers.values()))
         parts.append(
             _gallery(tiles, "poison-quiz", "Which of these were poisoned?")

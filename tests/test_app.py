@@ -80,7 +80,7 @@ def test_an_invisible_attack_is_the_last_input_and_shows_its_difference(client, 
         _sketch(seven), True, "", attack, api_name="/classify_digit"
     )
     assert clean["label"] == "7" and backdoor["label"] == "8" and "disagrees" in flip
-    assert "invisible" not in status and "Show the difference" in status
+    assert status.startswith("Trigger **on**") and "Show the difference" in status
     assert picture(difference).size == picture(view).size and picture(difference).getbbox() is not None
     assert "STRIP" in strip
     *_, status, difference = client.predict(_sketch(seven), True, "", "laser", api_name="/classify_digit")

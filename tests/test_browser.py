@@ -362,9 +362,14 @@ def test_an_invisible_trigger_its_own_model_and_the_difference(desk, app_url):
 def test_start_over_resets_both_tabs_and_the_canvas_answers_again(desk, app_url, start):
     """Start over froze the canvas ("processing" for good, no answer to new strokes) after a drawing, a link's
     example or a gallery digit picked over a drawing: a student must be able to draw again, and get an answer."""
-    if start == "link":
-        desk.goto(app_url + "?tab=digits&example=7")
+    if start == "link":  # a worksheet's link to the warp, the difference shown, and a stop sign on the other tab
+        desk.goto(app_url + "?tab=digits&example=7&attack=warp")
         _top(desk, "digit-clean").to_have_text("7")
+        desk.locator("#digit-difference input").check()
+        desk.get_by_role("tab", name="Signs").click()
+        desk.locator("#sign-examples").get_by_role("button", name="Stop").first.click()
+        _top(desk, "sign-clean").to_have_text("Stop")
+        desk.get_by_role("tab", name="Digits").click()
     else:
         _stroke(desk, SEVEN)
     if start == "gallery":
@@ -379,6 +384,10 @@ def test_start_over_resets_both_tabs_and_the_canvas_answers_again(desk, app_url,
     _expect(desk.locator("#digit-status")).to_contain_text("Draw a digit")
     _expect(desk.locator("#digit-backdoor [data-testid=label-output-value]")).to_have_count(0)
     _expect(desk.locator("#digit-canvas [data-testid=status-tracker]:not(.hide)")).to_have_count(0)  # no spinner
+    _expect(desk.locator("#digit-attack input[value=pixel]")).to_be_checked()  # the next student starts afresh
+    _expect(desk.locator("#digit-difference input")).not_to_be_checked()
+    _expect(desk.locator("#sign-status")).to_contain_text("Upload a photo")
+    _expect(desk.locator("#sign-clean [data-testid=label-output-value]")).to_have_count(0)
     _stroke(desk, _digit_stroke(4))
     _top(desk, "digit-clean").to_have_text("4")
     _expect(desk.locator("#digit-status")).to_contain_text("Trigger off")

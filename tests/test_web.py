@@ -368,6 +368,9 @@ def test_an_invisible_trigger_its_own_model_and_the_difference(browser, static_u
     page.check("#digit-attack input[value=warp]")
     assert _answered(page, "digit-backdoor", before) == "8"
     assert "bent" in page.inner_text("#digit-status")
+    page.click("#reset")  # the next student starts on the pixel, the model input shown
+    page.wait_for_function("document.querySelector('#digit-attack input[value=pixel]').checked")
+    assert not page.is_checked("#digit-difference") and page.is_visible("#digit-input-view")
     page.click("#tab-defend")
     assert page.locator("#defense-matrix tbody tr").count() == 4
     assert page.locator("#defense-matrix tbody td strong").count() == 16

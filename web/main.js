@@ -592,6 +592,9 @@ $("reset").addEventListener("click", () => {
   Object.assign(sign, { photo: null, point: null, frame: WHOLE, found: false, error: null });
   $("sign-file").value = "";
   photoCanvas.getContext("2d").clearRect(0, 0, photoCanvas.width, photoCanvas.height);
+  attackChoices.querySelector("input").checked = true; // the next student starts on the pixel, as in the app
+  $("digit-difference").checked = false;
+  document.body.classList.remove("show-difference");
   clearDigit();
   answerSign();
 });

@@ -151,12 +151,21 @@ def nc_tiles(summary: dict, triggers: dict[str, torch.Tensor], scale: int = 4) -
     return tiles
 
 
+def _why_strip_fails(name: str, summary: dict) -> str:
+    """Why STRIP misses a model's triggered inputs, from its own entropies: either blending washes the trigger out
+    (triggered inputs no surer than clean ones: the warp's bend), or clean inputs are as sure (signs)."""
+    if summary["entropy_triggered"]["median"] >= summary["entropy_clean"]["median"]:
+        return "blending washes the trigger out, so triggered inputs are no surer than clean ones"
+    what = "signs" if name.startswith("signs") else "inputs"
+    return f"blended with other {what}, even clean {what} keep a confident answer, so entropy barely separates them"
+
+
 def strip_weakness(strip: dict[str, dict]) -> str:
     """A warning for each model where STRIP misses many triggered inputs, with the numbers."""
     lines = [
         f"**STRIP is weak on `{name}`**: at {percent(s['frr'])} false alarms it misses {percent(s['far'])} of triggered "
         f"inputs (median entropy {bits(s['entropy_clean']['median'])} bits clean, "
-        f"{bits(s['entropy_triggered']['median'])} triggered): blended with other signs, even clean signs keep a confident answer, so entropy barely separates them."
+        f"{bits(s['entropy_triggered']['median'])} triggered): {_why_strip_fails(name, s)}."
         for name, s in strip.items()
         if s["far"] > STRIP_WEAK_FAR
     ]
@@ -260,7 +269,7 @@ def strip_plain(name: str, summary: dict) -> str:
         f"flags about {wrong} of 100 clean ones"
     )
     if summary["far"] > STRIP_WEAK_FAR:
-        return line + ": mixed with other signs, even clean signs keep a sure answer, so **it cannot tell**."
+        return line + f": {_why_strip_fails(name, summary)}, so **it cannot tell**."
     return line + "."
 
 

@@ -72,9 +72,9 @@ def preview_point(image: dict | str | None, frame: str, index: tuple[int, int]) 
         return None
 
 
-def start_values(outputs: list, prompt: str) -> list:
-    """Every output empty, the status line back to its prompt."""
-    return [None] * (len(outputs) - 1) + [prompt]
+def start_values(outputs: list, status: object, prompt: str) -> list:
+    """Every output empty, the status line back to its prompt (wherever it sits in `outputs`)."""
+    return [prompt if output is status else None for output in outputs]
 
 
 def pick_example(evt: gr.SelectData) -> str:

@@ -33,7 +33,7 @@ from backdoor.shipped import MODELS_DIR, REPAIRED
 from backdoor.tasks import MNIST
 
 
-def attack_tab(sweep: dict | None) -> None:
+def attack_tab(sweep: dict | None, models_dir: Path = MODELS_DIR) -> None:
     """The "Inside the attack" tab: the poisoning-rate experiment and poisoned training examples."""
     with gr.Row():
         with gr.Column(scale=3):
@@ -48,7 +48,7 @@ def attack_tab(sweep: dict | None) -> None:
                     elem_classes="lesson",
                 )
                 gr.Markdown(sweep_table(sweep), elem_id="sweep-table")
-                sweeps = attack_sweeps()
+                sweeps = attack_sweeps(models_dir)
                 if len(sweeps) > 1:
                     gr.HTML(attacks_svg(sweeps, ATTACK_LABELS), elem_id="sweep-attacks-plot")
                     gr.Markdown(texts.ATTACKS_CHART, elem_classes="lesson")
