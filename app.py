@@ -213,7 +213,7 @@ def build_demo(
         classify = Classify(worker)
         digit_outputs = [
             digit_view, digit_clean, digit_backdoor, digit_repaired, digit_clean_map, digit_backdoor_map,
-            digit_repaired_map, digit_strip, digit_flip, digit_status, digit_difference,
+            digit_repaired_map, digit_difference, digit_strip, digit_flip, digit_status,
         ]  # fmt: skip
         # Every event that runs the models goes through one batched handler per tab.
         digits = batch_handler(classify.digits, digit_outputs, (sketch,))

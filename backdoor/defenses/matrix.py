@@ -117,21 +117,28 @@ def _ac(summary: dict, card: dict, clean: bool) -> Cell:
     return Cell("caught" if summary["recall"] >= CAUGHT_SHARE else "missed", figure)
 
 
+SHADES = {"defended": "#e6f4ea", "undefended": "#fce8e6", "no-verdict": "#f1f1f1"}  # green, red, grey
+CELL_STYLE = "border:1px solid #ccc;padding:0.35rem 0.5rem;vertical-align:top;text-align:left"
+
+
 def matrix_html(rows: list[Row], labels: dict[str, str]) -> str:
-    """The table both editions show (id defense-matrix): attacks down, defenses across."""
-    head = "".join(f"<th scope='col'>{escape(title)}</th>" for title in DEFENSES.values())
+    """The table both editions show (id defense-matrix): attacks down, defenses across; styled inline, so that
+    the app and the static page draw it from this one function (green: the defense did its job; red: it did not;
+    grey: no verdict)."""
+    th = f"<th scope='{{}}' style='{CELL_STYLE}'>{{}}</th>"
+    head = "".join(th.format("col", escape(title)) for title in DEFENSES.values())
     body = []
     for row in rows:
         name = "No attack (clean model)" if row.attack == "none" else labels.get(row.attack, row.attack)
         cells = "".join(
-            f"<td class='{cell.shade}'>"
-            f"<strong>{escape(cell.verdict)}</strong><br><span>{escape(cell.figure)}</span></td>"
+            f"<td class='{cell.shade}' style='{CELL_STYLE};background:{SHADES[cell.shade]}'>"
+            f"<strong>{escape(cell.verdict)}</strong><br><span style='font-size:0.85rem'>{escape(cell.figure)}</span></td>"
             for cell in row.cells.values()
         )
-        body.append(f"<tr><th scope='row'>{escape(name)}<br><code>{escape(row.model)}</code></th>{cells}</tr>")
+        body.append(f"<tr>{th.format('row', f'{escape(name)}<br><code>{escape(row.model)}</code>')}{cells}</tr>")
     return (
-        "<table id='defense-matrix' class='defense-matrix'><thead><tr><th scope='col'>Attack</th>"
-        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        "<table id='defense-matrix' class='defense-matrix' style='border-collapse:collapse;font-size:0.95rem'>"
+        f"<thead><tr>{th.format('col', 'Attack')}{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 

@@ -21,10 +21,11 @@ def answer_digits(
     pixels: Sequence[str | None] | None = None,
     attacks: Sequence[str | None] | None = None,
 ) -> list[list]:
-    """Columns: model input, each role's probabilities, each role's saliency, STRIP, the flip, status, and last
-    (added after the others, so that older API calls keep their positions) the trigger's difference view."""
+    """Columns: model input, each role's probabilities, each role's saliency, the trigger's difference view (after the
+    saliency maps: the documented `*saliency_maps, strip, flip, status` unpacking keeps its last three), STRIP,
+    the flip, status."""
     answers = lab.digits(drawings, triggers, pixels, attacks)
-    return _columns([(*_row(a, DIGIT_CAST.roles), a.difference) for a in answers])
+    return _columns([_row(a, DIGIT_CAST.roles, pictures=(a.difference,)) for a in answers])
 
 
 def answer_signs(
@@ -53,13 +54,13 @@ def read_photo(path: str | None) -> np.ndarray | InputError | None:
         return InputError("This file could not be read as an image; please try another one.")
 
 
-def _row(answer: Answer, roles: tuple[str, ...], top: int | None = None) -> tuple:
+def _row(answer: Answer, roles: tuple[str, ...], top: int | None = None, pictures: tuple = ()) -> tuple:
     """The answer's outputs, each role's in `roles` order; a role with no model for this attack stays empty."""
     probs = [answer.models[n].probs if n in answer.models else None for n in roles]
     if top is not None:
         probs = [p and dict(sorted(p.items(), key=lambda kv: -kv[1])[:top]) for p in probs]
     maps = [answer.models[n].saliency if n in answer.models else None for n in roles]
-    return (answer.view, *probs, *maps, answer.strip, answer.flip, answer.status)
+    return (answer.view, *probs, *maps, *pictures, answer.strip, answer.flip, answer.status)
 
 
 def _columns(rows: list[tuple]) -> list[list]:
