@@ -61,8 +61,16 @@ class Cast:
         return tuple(dict.fromkeys([self.clean, *self.backdoored.values(), *self.repaired.values()]))
 
 
-DIGIT_CAST = Cast("mnist-clean", {"pixel": "mnist-backdoor", "blend": "mnist-blend", "warp": "mnist-warp"}, {"pixel": REPAIRED})
-SIGN_CAST = Cast("signs-clean", {"sticker": "signs-backdoor"})
+def cast_of(task: str, own_attack: str, repaired: dict[str, str] | None = None) -> Cast:
+    """A task's cast, from SHIPPED: its clean model, and a backdoored model per attack in SHIPPED's order (a new
+    attack's checkpoint is one more Shipped line; `own_attack` names the task's own trigger)."""
+    clean = next(s.name for s in SHIPPED if s.task == task and s.poison_rate == 0)
+    backdoored = {s.attack or own_attack: s.name for s in SHIPPED if s.task == task and s.poison_rate > 0}
+    return Cast(clean, backdoored, repaired or {})
+
+
+DIGIT_CAST = cast_of("mnist", "pixel", {"pixel": REPAIRED})
+SIGN_CAST = cast_of("signs", "sticker")
 # The models the default attack puts in the panels, in the panels' order.
 DIGIT_MODELS: tuple[str, ...] = tuple(DIGIT_CAST.model(role, "pixel") for role in DIGIT_CAST.roles)
 SIGN_MODELS: tuple[str, ...] = tuple(SIGN_CAST.model(role, "sticker") for role in SIGN_CAST.roles)

@@ -302,7 +302,7 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             path = staging / "models" / f"{name}.onnx"
             path.write_bytes(graph.SerializeToString())
             models[name] = {"file": f"models/{name}.onnx", "task": task.name, "checkpoint_sha256": card["sha256"]}
-            if name == SIGN_MODELS[0]:  # the model that frames the sign for both (Lab.find)
+            if name == SIGN_CAST.clean:  # the model that frames the sign for both (Lab.find)
                 finder = logits_graph(model, (task.channels, task.size, task.size), f"{name}-finder")
                 (staging / "models" / "finder.onnx").write_bytes(finder.SerializeToString())
         gallery = {

@@ -109,9 +109,10 @@ def test_missing_checkpoint_in_evaluate_is_one_line():
 def test_ctrl_c_mid_epoch_leaves_no_checkpoint_behind(tmp_path, data_dir):
     out = tmp_path / "out" / "m.safetensors"
     args = ["backdoor.train", "mnist", "--epochs", "50", "--out", str(out), "--data-dir", str(data_dir)]
-    process = subprocess.Popen(
-        [sys.executable, "-m", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ}
-    )
+    process = subprocess.Popen(  # Ctrl-C's default, even where the test runner's process ignores SIGINT by now
+        [sys.executable, "-m", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True, env={**os.environ},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     seen = ""
     while "img/s" not in seen:  # tqdm's bar (\r, no newline) shows training has started
         chunk = os.read(process.stderr.fileno(), 4096).decode(errors="replace")

@@ -765,7 +765,7 @@ def test_an_uploaded_street_photo_is_framed_on_its_sign(desk, lab):
     desk.set_input_files("#sign-file", str(street))
     top = _answered(desk, "sign-clean", before)
     assert "Framed on the sign" in desk.inner_text("#sign-status") and app.frame != WHOLE
-    assert top == max(app.models["signs-clean"].probs, key=app.models["signs-clean"].probs.get)
+    assert top == max(app.models["clean"].probs, key=app.models["clean"].probs.get)
     size = desk.locator("#sign-photo").evaluate("c => [c.width, c.height]")
     assert max(size) == 400 and abs(size[0] - size[1]) <= 20  # the (nearly) square frame, shown 400 px
     before = _version(desk, "sign-clean")
