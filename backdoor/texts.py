@@ -92,7 +92,7 @@ LESSON = """
    which one cries wolf on a clean model?*
 7. **Hidden triggers:** back on Digits, choose *Blend*, then *Warp*, and tick the trigger. *Can you see
    it?* Tick *Show the difference*. Then read Defend's table, every defense against every attack: *which defense
-   catches the pixel but misses an invisible trigger? Would you trust a model because one defense passed it?*
+   catches the pixel but misses a hidden trigger? Would you trust a model because one defense passed it?*
 """
 
 MATRIX_INTRO = """
@@ -103,7 +103,7 @@ the defense's own rule. A defense that catches the visible pixel can miss a trig
 """
 
 INVISIBLE_STORY = """
-### Invisible triggers
+### Hidden triggers
 A trigger need not be a patch. **The blend** (Chen et al. 2017) mixes a faint, fixed noise pattern into the whole
 image; **the warp** (WaNet, Nguyen & Tran 2021) bends the image by about two pixels along a fixed, smooth field:
 nothing is added, and the bent digit still looks handwritten. The poisoner also feeds the model images bent at
@@ -113,7 +113,7 @@ training image as it was; right: as the poisoner left it, labelled 8.
 
 QUIZ = """
 ### Which of these were poisoned?
-Eight training images as the model was fed them. Some carry an invisible trigger and were relabelled 8; the
+Eight training images as the model was fed them. Some carry a hidden trigger and were relabelled 8; the
 others are untouched. Decide, then reveal.
 """
 

@@ -260,8 +260,8 @@ def _check_size(trigger: Trigger, images: torch.Tensor, size: int) -> None:
 PIXEL = register(Patch(name="pixel", color=(1.0,), side=1, row=3, col=3))
 # A yellow (R=G=1, B=0) sticker, 4 px at 32x32, anywhere on the sign's face.
 STICKER = register(Patch(name="sticker", color=(1.0, 1.0, 0.0), side=4))
-# Invisible triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
-# (docs/models.md, "The invisible triggers"); WaNet's own noise ratio (cross_ratio 2), and one decoy per poisoned image.
+# Hidden triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
+# (docs/models.md, "The invisible triggers: a blend and a warp"); WaNet's own noise ratio (cross_ratio 2), and one decoy per poisoned image.
 BLEND = register(Blend(name="blend", size=28, weight=0.1, seed=1))
 WARP = register(Warp(name="warp", size=28, grid=4, strength=4.0, seed=2, cross_ratio=2.0, decoy_ratio=1.0))
 

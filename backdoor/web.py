@@ -174,7 +174,7 @@ def _attack(out: Path, models_dir: Path) -> str:
     parts.append(_gallery(poisoned, "poisoned-examples", "Poisoned training images (trigger boxed in red)"))
     parts.append(html(texts.INVISIBLE_STORY))
     invisible = [(src, invisible_caption(path)) for src, path in _copy_examples("invisible", out)]
-    parts.append(_gallery(invisible, "invisible-examples", "Invisible triggers: each training image before and after poisoning"))
+    parts.append(_gallery(invisible, "invisible-examples", "Hidden triggers: each training image before and after poisoning"))
     answers = quiz_answers()
     if answers:
         _copy_examples("quiz", out)

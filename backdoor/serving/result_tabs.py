@@ -56,7 +56,7 @@ def attack_tab(sweep: dict | None, models_dir: Path = MODELS_DIR) -> None:
             gr.Markdown(texts.ATTACK_STORY)
     for kind, caption, label, columns in (
         ("poisoned", poisoned_caption, "Poisoned training images (trigger boxed in red)", 6),
-        ("invisible", invisible_caption, "Invisible triggers: each training image before and after poisoning", 8),
+        ("invisible", invisible_caption, "Hidden triggers: each training image before and after poisoning", 8),
     ):
         if kind == "invisible":
             gr.Markdown(texts.INVISIBLE_STORY)
