@@ -35,9 +35,10 @@ from backdoor.serving.events import (
     sticker_placed,
     toggle_pixel,
 )
-from backdoor.serving.gradio_io import InlineImage, batch_handler
+from backdoor.serving.gradio_io import batch_handler
+from backdoor.serving.panels import answers, picture, saliency
 from backdoor.serving.result_tabs import attack_tab, defend_tab
-from backdoor.serving.server import BATCHED, CLEAR_CANVAS, PAGE_CSS, PAGE_JS, serve
+from backdoor.serving.server import BATCHED, CLEAR_CANVAS, PAGE_CSS, PAGE_JS, serve, toggle_body_class
 from backdoor.serving.worker import Worker
 from backdoor.shipped import APP_MODELS, MODELS_DIR
 
@@ -46,37 +47,6 @@ CANVAS = 280  # px; the digit is rescaled to 20 px inside 28x28 anyway
 THEME = gr.themes.Default(
     font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "Consolas", "monospace"]
 )
-
-
-def _answers(top: int, tab: str) -> tuple[gr.Label, gr.Label, gr.Markdown]:
-    """The clean and the backdoored model's answers side by side, each top class large (the runners-up with
-    "Show details"), and under them the line that marks when they disagree."""
-    with gr.Row():
-        clean, backdoor = (
-            gr.Label(
-                label=f"{title} model",
-                num_top_classes=top,
-                elem_id=f"{tab}-{kind}",
-                elem_classes="answer",
-                min_width=150,
-            )
-            for title, kind in (("Clean", "clean"), ("Backdoored", "backdoor"))
-        )
-    return clean, backdoor, gr.Markdown(elem_id=f"{tab}-flip", elem_classes="flip")
-
-
-def _picture(heading: str, elem_id: str, height: int, image_format: str = "png") -> InlineImage:
-    """A picture at the model's resolution, scaled up pixel by pixel, its heading above it (a label would cover it)."""
-    gr.Markdown(heading, elem_classes="heading")
-    return InlineImage(
-        show_label=False, format=image_format, interactive=False, buttons=["fullscreen"], elem_id=elem_id,
-        height=height, elem_classes="pixelated" if image_format == "png" else None,
-    )  # fmt: skip
-
-
-def _saliency(model: str, elem_id: str) -> InlineImage:
-    with gr.Column(min_width=160):
-        return _picture(f"**{model}**: what its answer depends on (brighter = more)", f"{elem_id}-saliency", 200)
 
 
 def build_demo(
@@ -119,28 +89,28 @@ def build_demo(
                         )  # fmt: skip
                         digit_status = gr.Markdown(DRAW_PROMPT, elem_id="digit-status")
                     with gr.Column(scale=1, min_width=300):
-                        digit_clean, digit_backdoor, digit_flip = _answers(10, "digit")
+                        digit_clean, digit_backdoor, digit_flip = answers(10, "digit")
                         with gr.Row():
                             with gr.Column(min_width=150):
                                 with gr.Column(elem_classes="model-view"):
-                                    digit_view = _picture("**What the models see** (28×28)", "digit-input-view", 168)
+                                    digit_view = picture("**What the models see** (28×28)", "digit-input-view", 168)
                                 # The same place shows the trigger itself, made visible (page.css swaps the two).
                                 with gr.Column(elem_classes="difference-view"):
-                                    digit_difference = _picture(
+                                    digit_difference = picture(
                                         f"**The difference** the trigger makes, ×{DIFFERENCE_GAIN}",
                                         "digit-difference-view", 168,
                                     )  # fmt: skip
                                 difference = gr.Checkbox(label="Show the difference", elem_id="digit-difference")
                             gr.Markdown(texts.TRY_DIGITS, elem_classes="lesson")
                 with gr.Row(elem_classes="lab-detail"):
-                    digit_clean_map = _saliency("Clean model", "digit-clean")
-                    digit_backdoor_map = _saliency("Backdoored model", "digit-backdoor")
+                    digit_clean_map = saliency("Clean model", "digit-clean")
+                    digit_backdoor_map = saliency("Backdoored model", "digit-backdoor")
                     with gr.Column(min_width=160):
                         digit_repaired = gr.Label(
                             label="Repaired model (retrained without the poisoned images)", num_top_classes=10,
                             elem_id="digit-repaired",
                         )  # fmt: skip
-                    digit_repaired_map = _saliency("Repaired model", "digit-repaired")
+                    digit_repaired_map = saliency("Repaired model", "digit-repaired")
                 digit_strip = gr.Markdown(elem_id="digit-strip", elem_classes="lab-detail")
                 digit_gallery = gr.Gallery(
                     value=[(p, digit_caption(p)) for p in examples("digits")],
@@ -168,7 +138,7 @@ def build_demo(
                             elem_id="sign-image", height=180,
                         )  # fmt: skip
                     with gr.Column(scale=1, min_width=280):
-                        sign_preview = _picture(
+                        sign_preview = picture(
                             "**2. Click the sign** to put the yellow sticker there; drag a box to frame it",
                             "sign-preview",
                             380,
@@ -187,12 +157,12 @@ def build_demo(
                         frame_drawn = gr.Button("Answer for this frame", elem_id="sign-frame-drawn", elem_classes="offscreen")
                         sign_status = gr.Markdown(SIGN_PROMPT, elem_id="sign-status")
                     with gr.Column(scale=2, min_width=340):
-                        sign_clean, sign_backdoor, sign_flip = _answers(5, "sign")
-                        sign_view = _picture("**What the models see** (32×32)", "sign-input-view", 168)
+                        sign_clean, sign_backdoor, sign_flip = answers(5, "sign")
+                        sign_view = picture("**What the models see** (32×32)", "sign-input-view", 168)
                         gr.Markdown(texts.TRY_SIGNS, elem_classes="lesson")
                 with gr.Row(elem_classes="lab-detail"):
-                    sign_clean_map = _saliency("Clean model", "sign-clean")
-                    sign_backdoor_map = _saliency("Backdoored model", "sign-backdoor")
+                    sign_clean_map = saliency("Clean model", "sign-clean")
+                    sign_backdoor_map = saliency("Backdoored model", "sign-backdoor")
                     sign_strip = gr.Markdown(elem_id="sign-strip")
                 # The API's sticker position (photo pixels); in the page a click on the photo sets it.
                 sticker_x = gr.Number(label="Sticker x (photo pixels)", elem_id="sign-x", visible=False)
@@ -269,29 +239,19 @@ def build_demo(
             )  # fmt: skip
         sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
 
-        details.change(None, details, None, js="(on) => { document.body.classList.toggle('lab-details', on); }")
-        difference.change(
-            None, difference, None, js="(on) => { document.body.classList.toggle('show-difference', on); }"
-        )
-        starting = [
-            trigger,
-            digit_pixels,
-            attack,
-            difference,
-            sign_image,
-            sticker,
-            sticker_x,
-            sticker_y,
-            sign_frame,
-            *digit_outputs,
-            *sign_outputs,
-        ]
+        details.change(None, details, None, js=toggle_body_class("lab-details"))
+        difference.change(None, difference, None, js=toggle_body_class("show-difference"))
+        # What Start over puts back, by component; every answer empty, each status line its prompt.
+        starting = {
+            trigger: False, digit_pixels: "", attack: ATTACK_CHOICES[0][1], difference: False,
+            sign_image: None, sticker: False, sticker_x: None, sticker_y: None, sign_frame: "",
+        }  # fmt: skip
         # The canvas is cleared by its own Clear button (CLEAR_CANVAS), not by a value from the server.
         reset.click(
-            lambda: [False, "", ATTACK_CHOICES[0][1], False, None, False, None, None, "",
-                     *start_values(digit_outputs, digit_status, DRAW_PROMPT),
+            lambda: [*starting.values(), *start_values(digit_outputs, digit_status, DRAW_PROMPT),
                      *start_values(sign_outputs, sign_status, SIGN_PROMPT)],
-            None, starting, api_visibility="private", show_progress="hidden", js=CLEAR_CANVAS,
+            None, [*starting, *digit_outputs, *sign_outputs], api_visibility="private", show_progress="hidden",
+            js=CLEAR_CANVAS,
         )  # fmt: skip
         # (No show_progress_on=[] here: the link's answer below reads the Sketchpad, and without the status updates
         # its new value could be read before it had settled, under load: the answer was the empty canvas's.)

@@ -57,7 +57,6 @@ class Trigger:
     """What every attack spec has: a name, the channel count it applies to, and how to stamp a batch."""
 
     kind: ClassVar[str] = ""
-    label: ClassVar[str] = ""  # how the page names the kind
     name: str
     channels: int = 1
     # WaNet's noise mode: per poisoned image, this many noise-warped images keep their true label (0: none)
@@ -105,7 +104,6 @@ class Patch(Trigger):
     image" (the sticker a poisoner puts on a sign's face)."""
 
     kind: ClassVar[str] = "patch"
-    label: ClassVar[str] = "a patch"
     color: tuple[float, ...] = (1.0,)  # one value in [0, 1] per channel
     side: int = 1  # pixels, at the model's input size
     row: int | None = None
@@ -165,7 +163,6 @@ class Blend(Trigger):
     x' = (1 - weight) x + weight pattern, everywhere (Chen et al. 2017's random-pattern blend)."""
 
     kind: ClassVar[str] = "blend"
-    label: ClassVar[str] = "a blend"
     size: int = 28
     weight: float = 0.1
     seed: int = 0
@@ -192,7 +189,6 @@ class Warp(Trigger):
     resampled bilinearly there (`grid_sample`, align_corners=True), as in WaNet's official code."""
 
     kind: ClassVar[str] = "warp"
-    label: ClassVar[str] = "a warp"
     size: int = 28
     grid: int = 4  # WaNet's k
     strength: float = 0.5  # WaNet's s
@@ -265,7 +261,6 @@ STICKER = register(Patch(name="sticker", color=(1.0, 1.0, 0.0), side=4))
 BLEND = register(Blend(name="blend", size=28, weight=0.1, seed=1))
 WARP = register(Warp(name="warp", size=28, grid=4, strength=4.0, seed=2, cross_ratio=2.0, decoy_ratio=1.0))
 
-TRIGGERS = ATTACKS  # the name the app and the tests grew up with
 
 
 def random_positions(

@@ -10,7 +10,6 @@ from backdoor.triggers import (
     KINDS,
     PIXEL,
     STICKER,
-    TRIGGERS,
     WARP,
     Blend,
     Patch,
@@ -77,9 +76,9 @@ def test_channel_mismatch_is_refused_clearly():
         apply_trigger(torch.rand(1, 1, 28, 28), STICKER)
 
 
-@pytest.mark.parametrize("name", sorted(TRIGGERS))
+@pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_trigger_round_trips_through_its_card_form(name):
-    trigger = TRIGGERS[name]
+    trigger = ATTACKS[name]
     assert trigger_from_dict(trigger.to_dict()) == trigger
 
 
@@ -154,9 +153,9 @@ def test_a_whole_image_attack_refuses_another_size():
         apply_trigger(torch.rand(1, 1, 32, 32), Warp(name="w"))
 
 
-@pytest.mark.parametrize("name", sorted(TRIGGERS))
+@pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_the_web_spec_writes_out_what_the_page_needs(name):
-    spec = TRIGGERS[name].web_spec()
-    assert spec["kind"] == TRIGGERS[name].kind and spec["name"] == name
+    spec = ATTACKS[name].web_spec()
+    assert spec["kind"] == ATTACKS[name].kind and spec["name"] == name
     needs = {"patch": "color", "blend": "pattern", "warp": "flow"}[spec["kind"]]
     assert needs in spec

@@ -57,19 +57,12 @@ def defense_matrix(results: DefenseResults, cards: dict[str, dict], cast: Cast =
 
 
 def _cell(defense: str, results: DefenseResults, model: str, card: dict, clean: bool) -> Cell:
-    found = {
-        "neural_cleanse": results.neural_cleanse,
-        "strip": results.strip,
-        "spectral": results.spectral,
-        "activation_clustering": results.activation_clustering,
-    }[defense].get(model)
+    found = getattr(results, defense).get(model)  # DEFENSES' keys are DefenseResults' fields
     if found is None and clean and defense == "strip":
         return Cell("no verdict", "its threshold flags 1% of clean inputs, by design")
     if found is None:
         return Cell("not run", "no results file")
-    return {"neural_cleanse": _nc, "strip": _strip, "spectral": _spectral, "activation_clustering": _ac}[defense](
-        found, card, clean
-    )
+    return RULES[defense](found, card, clean)
 
 
 def _nc(summary: dict, card: dict, clean: bool) -> Cell:
@@ -117,6 +110,7 @@ def _ac(summary: dict, card: dict, clean: bool) -> Cell:
     return Cell("caught" if summary["recall"] >= CAUGHT_SHARE else "missed", figure)
 
 
+RULES = {"neural_cleanse": _nc, "strip": _strip, "spectral": _spectral, "activation_clustering": _ac}  # as DEFENSES
 SHADES = {"defended": "#e6f4ea", "undefended": "#fce8e6", "no-verdict": "#f1f1f1"}  # green, red, grey
 CELL_STYLE = "border:1px solid #ccc;padding:0.35rem 0.5rem;vertical-align:top;text-align:left"
 

@@ -54,16 +54,9 @@ def attack_tab(sweep: dict | None, models_dir: Path = MODELS_DIR) -> None:
                     gr.Markdown(texts.ATTACKS_CHART, elem_classes="lesson")
         with gr.Column(scale=2):
             gr.Markdown(texts.ATTACK_STORY)
-    for kind, caption, label, columns in (
-        ("poisoned", poisoned_caption, "Poisoned training images (trigger boxed in red)", 6),
-        ("invisible", invisible_caption, "Hidden triggers: each training image before and after poisoning", 8),
-    ):
-        if kind == "invisible":
-            gr.Markdown(texts.INVISIBLE_STORY)
-        gr.Gallery(
-            value=[(p, caption(p)) for p in examples(kind)], label=label, columns=columns, height="auto",
-            allow_preview=True, elem_id=f"{kind}-examples", elem_classes="examples", interactive=False, buttons=[],
-        )  # fmt: skip
+    _examples("poisoned", poisoned_caption, "Poisoned training images (trigger boxed in red)", 6)
+    gr.Markdown(texts.INVISIBLE_STORY)
+    _examples("invisible", invisible_caption, "Hidden triggers: each training image before and after poisoning", 8)
     answers = quiz_answers()
     if answers:
         gr.Markdown(texts.QUIZ)
@@ -78,6 +71,14 @@ def attack_tab(sweep: dict | None, models_dir: Path = MODELS_DIR) -> None:
             lambda: [(p, f"#{i + 1}: {a}") for i, (p, a) in enumerate(zip(pictures, answers.values()))],
             None, quiz, api_visibility="private", show_progress="hidden",
         )  # fmt: skip
+
+
+def _examples(kind: str, caption, label: str, columns: int) -> None:
+    """One gallery of shipped example pictures (`backdoor.gallery`), enlarged on a click."""
+    gr.Gallery(
+        value=[(p, caption(p)) for p in examples(kind)], label=label, columns=columns, height="auto",
+        allow_preview=True, elem_id=f"{kind}-examples", elem_classes="examples", interactive=False, buttons=[],
+    )  # fmt: skip
 
 
 def defend_tab(defenses: DefenseResults, cards: dict[str, dict], models_dir: Path = MODELS_DIR) -> None:

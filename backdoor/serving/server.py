@@ -24,6 +24,11 @@ CLEAR_CANVAS = """() => {
 }"""
 
 
+def toggle_body_class(name: str) -> str:
+    """The JS of a checkbox that shows or hides part of the page through a class on <body> (page.css)."""
+    return f"(on) => {{ document.body.classList.toggle('{name}', on); }}"
+
+
 def serve(demo: gr.Blocks, **launch: object) -> None:
     """Queue and launch `demo` on GRADIO_SERVER_NAME:GRADIO_SERVER_PORT (127.0.0.1:7860 by default)."""
     # Gradio rebuilds its request statistics (a pandas table of up to 10,000 past events) after
