@@ -347,6 +347,8 @@ def test_an_invisible_trigger_its_own_model_and_the_difference(browser, static_u
     shows the change; the warp by the radio; the defense matrix and the quiz on their tabs."""
     page = _open(browser, static_url + "?attack=blend", viewport=PROJECTOR)
     assert page.is_checked("#digit-attack input[value=blend]")
+    fetched = [url.rsplit("/", 1)[-1] for url in page.requested if url.endswith(".onnx")]
+    assert fetched.index("mnist-blend.onnx") < fetched.index("signs-clean.onnx")  # the linked attack's model early
     before = _version(page, "digit-backdoor")
     _stroke(page, SEVEN)
     assert _answered(page, "digit-backdoor", before) == "7"

@@ -56,7 +56,9 @@ document.body.dataset.drawable = "true";
 const lab = await (await fetch("lab.json")).json();
 // The models load while the page already works: strokes drawn meanwhile keep their ink and are answered once the
 // models are ready (a class on a slow network drew into a canvas that looked ready and never answered).
-const models = loadModels(lab, showProgress);
+// A link to a hidden attack (?attack=blend) fetches that attack's model right after the clean one, not last.
+const linkedModels = lab.casts.digit.models[new URLSearchParams(location.search).get("attack")?.toLowerCase()];
+const models = loadModels(lab, showProgress, linkedModels ? [lab.models[linkedModels.backdoored].file] : []);
 window.labTimings = []; // page compute per answer, in ms, for benchmarks/static_page.py
 
 const CACHE = "backdoor-lab-models";
@@ -99,9 +101,10 @@ async function sha256(bytes) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Every model session as a promise, fetched in the order a class needs them (the runtime, the digits, the signs),
- * with `progress(done, total)` in bytes; older cached versions are dropped once all are in. */
-function loadModels(lab, progress) {
+/** Every model session as a promise, fetched in the order a class needs them (the runtime, the digits, the signs;
+ * `first` files, a linked attack's model, after the clean digit model), with `progress(done, total)` in bytes;
+ * older cached versions are dropped once all are in. */
+function loadModels(lab, progress, first = []) {
   ort.env.wasm.wasmPaths = new URL("vendor/", location.href).href;
   ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which python -m http.server does not give
   const total = lab.downloads.reduce((sum, item) => sum + item.bytes, 0);
@@ -123,8 +126,11 @@ function loadModels(lab, progress) {
     const bytes = inTurn(file);
     return runtime.then(async () => ort.InferenceSession.create(await bytes, { executionProviders: ["wasm"] }));
   };
-  // Queued in lab.downloads' order (the finder before the invisible attacks' models): session() queues as called.
-  const queued = Object.fromEntries(lab.downloads.slice(1).map((item) => [item.file, session(item.file)]));
+  // Queued in lab.downloads' order (the finder before the hidden attacks' models), `first` moved up behind the
+  // clean digit model: session() queues as called.
+  const [clean, ...rest] = lab.downloads.slice(1).map((item) => item.file);
+  const order = [clean, ...first, ...rest.filter((file) => !first.includes(file))];
+  const queued = Object.fromEntries(order.map((file) => [file, session(file)]));
   const sessions = Object.fromEntries(Object.entries(lab.models).map(([name, model]) => [name, queued[model.file]]));
   const finder = queued[lab.finder];
   const all = Promise.all([...Object.values(sessions), finder]);
