@@ -55,7 +55,7 @@ answer stays stubbornly the same (a trigger survives blending). **Spectral signa
 data: poisoned images leave a common trace in the model's features, so they can be found, removed, and the
 model retrained. **Activation clustering** inspects the training data too: it splits each class in two by the
 model's features and calls a small, separate group poison. The table runs every defense against every attack,
-the invisible ones included. With *Show details*, the live STRIP verdict is under the input in the Digits and Signs tabs, and
+the hidden ones included. With *Show details*, the live STRIP verdict is under the input in the Digits and Signs tabs, and
 the repaired model answers there beside the other two.
 """
 
