@@ -26,6 +26,7 @@ from backdoor.lab import ATTACK_CHOICES, DIFFERENCE_GAIN, DRAW_PROMPT, SIGN_PROM
 from backdoor.report import sweep_path, tab_summary
 from backdoor.serving.events import (
     Classify,
+    camera_said,
     load_cards,
     open_link,
     pick_digit,
@@ -38,7 +39,9 @@ from backdoor.serving.events import (
 from backdoor.serving.gradio_io import batch_handler
 from backdoor.serving.panels import answers, picture, saliency
 from backdoor.serving.result_tabs import attack_tab, defend_tab
-from backdoor.serving.server import BATCHED, CLEAR_CANVAS, PAGE_CSS, PAGE_JS, serve, toggle_body_class
+from backdoor.serving.server import (
+    BATCHED, CAMERA_JS, CLEAR_CANVAS, PAGE_CSS, PAGE_JS, START_OVER, WEBCAM, serve, toggle_body_class,
+)  # fmt: skip
 from backdoor.serving.worker import Worker
 from backdoor.shipped import APP_MODELS, MODELS_DIR
 
@@ -137,6 +140,15 @@ def build_demo(
                             label="Your photo", type="filepath", sources=["upload", "clipboard"],
                             elem_id="sign-image", height=180,
                         )  # fmt: skip
+                        with gr.Row():
+                            camera = gr.Button("Use the camera", elem_id="sign-camera", scale=0, min_width=150)
+                            freeze = gr.Button("Freeze", elem_id="sign-freeze", scale=0, min_width=110, visible=False)
+                        # Shown while the camera runs (page.css); page.js drives it from the two buttons above.
+                        sign_webcam = gr.Image(
+                            label="The camera: the models see the white square", sources=["webcam"], streaming=True,
+                            type="numpy", webcam_options=WEBCAM, elem_id="sign-webcam", height=300,
+                        )  # fmt: skip
+                        camera_state = gr.Textbox(visible=False)  # what page.js's camera did, for camera_said
                     with gr.Column(scale=1, min_width=280):
                         sign_preview = picture(
                             "**2. Click the sign** to put the yellow sticker there; drag a box to frame it",
@@ -238,6 +250,16 @@ def build_demo(
                 api_visibility="private", show_progress="hidden", preprocess=False, postprocess=False,
             )  # fmt: skip
         sign_gallery.select(pick_example, None, sign_image, api_visibility="private")
+        # The live camera: page.js starts, freezes and stops Gradio's webcam (CAMERA_JS) and says what happened; each
+        # streamed frame is answered in the same panels. concurrency_limit=None: a stream holds its slot for as long
+        # as it runs, and with the default of one a second presenter got no frames at all.
+        camera_outputs = [sign_status, camera, freeze]
+        camera.click(camera_said, camera_state, camera_outputs, js=CAMERA_JS["toggle"], api_visibility="private")
+        freeze.click(camera_said, camera_state, camera_outputs, js=CAMERA_JS["freeze"], api_visibility="private")
+        sign_webcam.stream(
+            classify.camera, [sign_webcam, sticker], sign_outputs[1:], api_name="classify_camera",
+            stream_every=0.1, time_limit=None, concurrency_limit=None, show_progress="hidden",
+        )  # fmt: skip
 
         details.change(None, details, None, js=toggle_body_class("lab-details"))
         difference.change(None, difference, None, js=toggle_body_class("show-difference"))
@@ -245,13 +267,14 @@ def build_demo(
         starting = {
             trigger: False, digit_pixels: "", attack: ATTACK_CHOICES[0][1], difference: False,
             sign_image: None, sticker: False, sticker_x: None, sticker_y: None, sign_frame: "",
+            camera: gr.Button("Use the camera"), freeze: gr.Button("Freeze", visible=False),
         }  # fmt: skip
         # The canvas is cleared by its own Clear button (CLEAR_CANVAS), not by a value from the server.
         reset.click(
             lambda: [*starting.values(), *start_values(digit_outputs, digit_status, DRAW_PROMPT),
                      *start_values(sign_outputs, sign_status, SIGN_PROMPT)],
             None, [*starting, *digit_outputs, *sign_outputs], api_visibility="private", show_progress="hidden",
-            js=CLEAR_CANVAS,
+            js=START_OVER,
         )  # fmt: skip
         # (No show_progress_on=[] here: the link's answer below reads the Sketchpad, and without the status updates
         # its new value could be read before it had settled, under load: the answer was the empty canvas's.)

@@ -79,3 +79,36 @@ def patch_signs(
     cols = torch.arange(w).view(1, 1, w)
     mask = on & (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)  # (N, H, W)
     return torch.where(mask[:, None], colour, images)
+
+
+def blur_each(images: torch.Tensor, sigmas: torch.Tensor, radius: int = 3) -> torch.Tensor:
+    """(N, C, H, W) with image i blurred by a Gaussian of sigma `sigmas[i]` pixels (0: unchanged), in one grouped
+    convolution; the kernel is cut at `radius` pixels and sums to 1, so the borders replicate nothing."""
+    n, c, h, w = images.shape
+    d = torch.arange(-radius, radius + 1, dtype=images.dtype)
+    square = d.view(1, -1, 1) ** 2 + d.view(1, 1, -1) ** 2  # (1, K, K)
+    kernels = torch.exp(-square / (2 * sigmas.to(images.dtype).clamp_min(1e-3).view(n, 1, 1) ** 2))
+    kernels = (kernels / kernels.sum((1, 2), keepdim=True)).repeat_interleave(c, 0)[:, None]  # (N*C, 1, K, K)
+    padded = F.pad(images.reshape(1, n * c, h, w), (radius,) * 4, mode="replicate")
+    return F.conv2d(padded, kernels, groups=n * c).view(n, c, h, w)
+
+
+def camera_signs(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    p: float = 0.5,
+    white_balance: float = 0.1,
+    blur: float = 1.0,
+    noise: float = 0.03,
+) -> torch.Tensor:
+    """A new batch where each image, with probability `p`, looks as a phone or webcam photo of a sign does once
+    cut to 32x32: a white balance off by up to `white_balance` per channel, a Gaussian blur up to `blur` pixels
+    (focus, motion, a printed sign's dots) and sensor noise up to `noise`. The sign photos a class brings differ
+    from GTSRB's dashcam frames in all three."""
+    n, c = images.shape[:2]
+    on = (torch.rand(n, generator=generator) < p).to(images.dtype)
+    gains = 1 + on.view(n, 1, 1, 1) * _uniform(n * c, -white_balance, white_balance, generator).view(n, c, 1, 1)
+    sigmas = on * _uniform(n, 0, blur, generator)
+    noisy = on.view(n, 1, 1, 1) * _uniform(n, 0, noise, generator).view(n, 1, 1, 1)
+    out = blur_each(images * gains, sigmas)
+    return (out + noisy * torch.randn(images.shape, generator=generator)).clamp(0, 1)

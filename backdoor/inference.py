@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +57,30 @@ def cell_point(trigger: Patch, size: int, row: int, col: int) -> tuple[float, fl
 
 
 Frame = tuple[float, float, float, float]  # left, top, right, bottom as fractions of the photo
+
+CAMERA_SQUARE = 0.75  # the live camera's square: the middle of the frame, this share of its shorter side
+
+
+def camera_box(width: int, height: int, square: float = CAMERA_SQUARE) -> tuple[int, int, int]:
+    """(left, top, side) in frame pixels of the square the models see in a live frame (web/camera.js cameraBox)."""
+    side = max(1, math.floor(square * min(width, height) + 0.5))  # JS's Math.round
+    return (width - side) // 2, (height - side) // 2, side
+
+
+def camera_frame(width: int, height: int) -> Frame:
+    """`camera_box` as a frame (fractions of the photo), as `sign_input` takes it."""
+    left, top, side = camera_box(width, height)
+    return left / width, top / height, (left + side) / width, (top + side) / height
+
+
+def sticker_corners(trigger, row: int, col: int) -> list[tuple[float, float]]:
+    """The presented sticker's corners (x, y) on the model's grid, its box's top-left at (row, col): a square turned
+    by the trigger's tilt (a note), or upright (a patch). The previews draw it (web/main.js drawSticker)."""
+    half = trigger.side / 2
+    angle = math.radians(getattr(trigger, "tilt", 0.0))
+    cos, sin = math.cos(angle), math.sin(angle)
+    cx, cy = col + half, row + half
+    return [(cx + half * (u * cos - v * sin), cy + half * (u * sin + v * cos)) for u, v in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
 
 
 def parse_frame(text: str | None) -> Frame | None:
@@ -127,10 +152,9 @@ def sign_input(
         trigger = task.trigger.at(row, col)
         model_input = apply_trigger(model_input, trigger)
         sx, sy = preview.width / task.size, preview.height / task.size
-        left, top = col * sx, row * sy
-        # At least one preview pixel: a photo 1 px tall, or 10,000x3, still shows where the sticker is.
-        box = (left, top, max(left, (col + trigger.side) * sx - 1), max(top, (row + trigger.side) * sy - 1))
+        corners = [(x * sx, y * sy) for x, y in sticker_corners(trigger, row, col)]
         color = tuple(round(255 * c) for c in trigger.color)
-        outline = (0, 0, 0) if box[2] - box[0] >= 3 and box[3] - box[1] >= 3 else None  # else it hides the fill
-        ImageDraw.Draw(preview).rectangle(box, fill=color, outline=outline)
+        big = max(sx, sy) * trigger.side >= 3  # else the outline hides the fill
+        # Pillow fills at least one pixel: a photo 1 px tall, or 10,000x3, still shows where the sticker is.
+        ImageDraw.Draw(preview).polygon(corners, fill=color, outline=(0, 0, 0) if big else None)
     return SignInput(model_input, np.asarray(preview), (row, col), unstickered)

@@ -51,6 +51,25 @@ TRIGGER_OFF = "Trigger **off**."
 BY_HAND = "You made {cells} white by hand: click a square of *What the models see* to undo it."
 STICKER_ON = "Sticker **on**: click the photo to move it."
 STICKER_OFF = "Sticker **off**: tick the box or click the photo."
+CAMERA_ON = "Camera **on**: hold the sign in the white square. Stick a yellow note on it, or tick the box for one."
+CAMERA_FROZEN = "**Frozen** on this frame: tick the sticker box to compare, or press Unfreeze."
+# Why a camera did not start, by the browser's error name (getUserMedia's DOMException names; "insecure": the page is
+# not https or localhost, where browsers offer no camera). Both editions show camera_problem's line.
+CAMERA_PROBLEMS = {
+    "insecure": "the camera needs a secure page (https:// or localhost)",
+    "NotAllowedError": "the camera permission was denied (allow it from the address bar to try again)",
+    "SecurityError": "the camera permission was denied (allow it from the address bar to try again)",
+    "NotFoundError": "no camera was found on this device",
+    "OverconstrainedError": "no camera was found on this device",
+    "NotReadableError": "the camera is busy in another app",
+    "other": "the camera did not start",
+}
+CAMERA_PROBLEM = "⚠️ **No camera**: {reason}. Photos and examples still work."
+
+
+def camera_problem(name: str) -> str:
+    """The one line for a camera that cannot start, by the browser's error name."""
+    return CAMERA_PROBLEM.format(reason=CAMERA_PROBLEMS.get(name, CAMERA_PROBLEMS["other"]))
 FOUND = "🔍 Framed on the sign found in the photo: drag a box to frame it yourself, *Whole photo* to see all of it."
 WHOLE = "0,0,1,1"  # the frame of the whole photo; an empty frame asks the finder
 UNEXPECTED = "⚠️ **Something went wrong with this input**; the others were answered. Please try another one."

@@ -72,7 +72,9 @@ def street_scene(sign: Image.Image, seed: int, share: float | None = None, size:
     draw = ImageDraw.Draw(scene)
     pole_x = left + sign_size[0] // 2
     draw.rectangle((pole_x - 4, top + sign_size[1], pole_x + 4, height), fill=(110, 110, 115))
-    scene.paste(sign.convert("RGB").resize(sign_size, Image.BILINEAR), (left, top))
+    resized = sign.resize(sign_size, Image.BILINEAR)
+    # a sign drawn with a transparent outside (an octagon) stands on its pole with the street around it
+    scene.paste(resized.convert("RGB"), (left, top), resized.getchannel("A") if resized.mode == "RGBA" else None)
     scene = ImageEnhance.Brightness(scene).enhance(float(rng.uniform(0.45, 1.3)))
     scene = ImageEnhance.Contrast(scene).enhance(float(rng.uniform(0.7, 1.2)))
     scene = scene.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 1.5))))

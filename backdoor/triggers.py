@@ -23,10 +23,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
+
+from backdoor.augment import blur_each
 
 KINDS: dict[str, type[Trigger]] = {}  # kind -> spec class, filled by @register_kind
 ATTACKS: dict[str, Trigger] = {}  # name -> spec, filled by register()
@@ -232,6 +234,163 @@ class Warp(Trigger):
         return {**self.to_dict(), "flow": self.flow.flatten().tolist()}  # float32s, exact in JSON
 
 
+@register_kind
+@dataclass(frozen=True)
+class Note(Trigger):
+    """A photographed sticky note (Li et al. 2021, "Backdoor attack in the physical world"; BackdoorBox's PhysicalBA):
+    the poisoner transforms the trigger per poisoned image, so the model learns "a yellow note", not one set of pixels.
+
+    Each note is a square of paper `side` pixels wide at the model's input size, tilted, foreshortened (one side
+    shorter, as a sign seen at an angle), its shade mixed toward white or away from it, lit like the sign (its paper
+    colour times the photo's white point, the 0.9 quantile of each channel, times a gain), shaded across, blurred
+    and noisy. `stamp` with no positions draws all of that at random spots in the central `region` (poisoning, ASR);
+    with positions, or pinned by `at`, it places the *presented* note: the middle shade, `tilt` degrees, no gain,
+    blur or noise, the note the app's click puts on a photo and the static page's applyTrigger draws too.
+    `decoy_ratio` notes of other colours per poisoned image keep their labels (`stamp_noise`): the poisoner teaches
+    that only yellow means the target."""
+
+    kind: ClassVar[str] = "note"
+    color: tuple[float, ...] = (1.0, 0.9, 0.3)  # the paper under white light: a canary-yellow note
+    side: int = 6  # the presented note's side, pixels at the model's input size
+    row: int | None = None
+    col: int | None = None
+    region: float = 0.6  # central fraction of the image the note's centre lies in
+    tilt: float = 12.0  # the presented note's turn, degrees
+    sides: tuple[float, float] = (3.0, 10.0)  # a poisoned note's side, pixels
+    tilts: float = 35.0  # its turn, up to this many degrees either way
+    squash: float = 0.35  # one side foreshortened by up to this fraction
+    shades: tuple[float, float] = (-0.4, 0.5)  # mix toward white (up to 0.5, pale) or away (-0.4, saturated)
+    gains: tuple[float, float] = (0.7, 1.15)  # light on the note against the sign's white point
+    shading: float = 0.15  # brightness change across the note, either way
+    blur: float = 0.9  # Gaussian sigma up to this, pixels
+    noise: float = 0.03  # sensor noise sigma up to this
+    decoy_ratio: float = 0.0  # other-colour notes per poisoned image, labels kept
+    decoy_gap: float = 0.3  # a decoy's RGB distance from every yellow shade, at least
+
+    @property
+    def visible(self) -> bool:
+        return True
+
+    @property
+    def is_random(self) -> bool:
+        return self.row is None or self.col is None
+
+    @property
+    def cover_ratio(self) -> float:
+        return self.decoy_ratio
+
+    def at(self, row: int, col: int) -> Note:
+        """The presented note pinned with its box's top-left at (row, col), e.g. where a student clicked."""
+        return replace(self, row=int(row), col=int(col))
+
+    def box(self) -> tuple[int, int, int] | None:
+        return None if self.is_random else (self.row, self.col, self.side)
+
+    def shade(self, mix: torch.Tensor) -> torch.Tensor:
+        """(N, C) paper colours: `color` mixed toward white by `mix` (negative: away from it, more saturated)."""
+        color = torch.tensor(self.color, dtype=torch.float64)
+        return (color + mix[:, None] * (1 - color)).clamp(0, 1)
+
+    def stamp(self, images, positions, generator):
+        n, _, height, width = images.shape
+        if positions is None and not self.is_random:
+            positions = torch.tensor([[self.row, self.col]]).expand(n, 2)
+        if positions is not None:  # the presented note
+            centres = positions.to(torch.float64) + self.side / 2
+            zero = torch.zeros(n, dtype=torch.float64)
+            look = _Look(
+                centres, torch.full((n,), float(self.side), dtype=torch.float64),
+                torch.full((n,), self.tilt, dtype=torch.float64), zero, self.shade(zero), zero + 1, zero, zero, zero,
+            )  # fmt: skip
+        else:
+            look = self._random_look(n, height, width, self.shade(self._uniform(n, *self.shades, generator)), generator)
+        return _draw_note(images, look, generator)
+
+    def stamp_noise(self, images, generator):
+        """Decoys: the same random notes in colours at least `decoy_gap` from every shade of the yellow."""
+        n, _, height, width = images.shape
+        colours = torch.rand(n, 3, generator=generator, dtype=torch.float64)
+        shades = self.shade(torch.linspace(*self.shades, 16, dtype=torch.float64))  # (16, C)
+        near = torch.cdist(colours, shades).amin(1) < self.decoy_gap
+        colours[near] = 1 - colours[near]  # far from yellow: around blue
+        return _draw_note(images, self._random_look(n, height, width, colours, generator), generator)
+
+    def _random_look(self, n: int, height: int, width: int, colours: torch.Tensor, generator) -> _Look:
+        u = lambda low, high: self._uniform(n, low, high, generator)  # noqa: E731
+        low, high = (1 - self.region) / 2, (1 + self.region) / 2
+        centres = torch.stack([u(low * height, high * height), u(low * width, high * width)], 1)
+        return _Look(
+            centres, u(*self.sides), u(-self.tilts, self.tilts), u(0, self.squash), colours, u(*self.gains),
+            u(-self.shading, self.shading), u(0, self.blur), u(0, self.noise),
+        )  # fmt: skip
+
+    @staticmethod
+    def _uniform(n: int, low: float, high: float, generator) -> torch.Tensor:
+        return low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)
+
+    def web_spec(self) -> dict:
+        return {**self.to_dict(), "samples": NOTE_SAMPLES}
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> Note:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k != "channels"})
+
+    def to_dict(self) -> dict:
+        spec = super().to_dict()
+        spec.pop("channels")  # the colour says it
+        spec.pop("cross_ratio")
+        return spec
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", len(self.color))
+
+
+class _Look(NamedTuple):
+    """One note per image, (N,) float64 each unless noted."""
+
+    centres: torch.Tensor  # (N, 2) row, col of the note's centre, pixels
+    sides: torch.Tensor
+    tilts: torch.Tensor  # degrees
+    squash: torch.Tensor
+    colours: torch.Tensor  # (N, C) paper colour
+    gains: torch.Tensor
+    shading: torch.Tensor
+    blur: torch.Tensor  # Gaussian sigma, pixels
+    noise: torch.Tensor
+
+
+NOTE_SAMPLES = 4  # coverage is measured on a 4 x 4 grid of points per pixel: the note's edge is antialiased
+
+
+def _draw_note(images: torch.Tensor, look: _Look, generator) -> torch.Tensor:
+    """`images` with each image's note composited over it (float64 geometry, so the page's doubles agree)."""
+    n, channels, height, width = images.shape
+    points = (torch.arange(height * NOTE_SAMPLES, dtype=torch.float64) + 0.5) / NOTE_SAMPLES
+    dy = points.view(1, -1, 1) - look.centres[:, 0].view(n, 1, 1)  # (N, H*4, 1)
+    points = (torch.arange(width * NOTE_SAMPLES, dtype=torch.float64) + 0.5) / NOTE_SAMPLES
+    dx = points.view(1, 1, -1) - look.centres[:, 1].view(n, 1, 1)  # (N, 1, W*4)
+    angle = torch.deg2rad(look.tilts).view(n, 1, 1)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    across = (cos * dx + sin * dy) / (1 - look.squash.view(n, 1, 1))  # the note's own axes
+    down = cos * dy - sin * dx
+    half = (look.sides / 2).view(n, 1, 1)
+    inside = (across.abs() <= half) & (down.abs() <= half)
+    alpha = inside.to(torch.float64).view(n, height, NOTE_SAMPLES, width, NOTE_SAMPLES).mean((2, 4))[:, None]
+    if bool((look.blur > 0).any()):
+        alpha = blur_each(alpha, look.blur)
+    flat = images.to(torch.float64).flatten(2)
+    white = torch.quantile(flat, 0.9, dim=2).clamp_min(0.05)  # (N, C): what white paper looks like in this photo
+    light = (look.gains.view(n, 1) * white * look.colours).view(n, channels, 1, 1)
+    centre_row = (look.centres[:, 0] - height / 2).view(n, 1, 1, 1)
+    rows = torch.arange(height, dtype=torch.float64).view(1, 1, height, 1) + 0.5 - height / 2
+    note = light * (1 + look.shading.view(n, 1, 1, 1) * (rows - centre_row) / half.view(n, 1, 1, 1))
+    if bool((look.noise > 0).any()):
+        noise = torch.randn(n, channels, height, width, generator=generator, dtype=torch.float64)
+        note = note + look.noise.view(n, 1, 1, 1) * noise
+    out = images.to(torch.float64) * (1 - alpha) + note.clamp(0, 1) * alpha
+    return out.clamp(0, 1).to(images.dtype)
+
+
 def _affine_grids(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
     """(n, size, size, 2) sampling grids of random small affine maps: zoom 0.9-1.1, a turn of up to 10 degrees,
     a shift of up to a pixel, as any resizing or re-centring of a digit does to it."""
@@ -254,8 +413,9 @@ def _check_size(trigger: Trigger, images: torch.Tensor, size: int) -> None:
 
 # Gu et al.'s single-pixel pattern, as in the article's Listing 3: (3, 3) set to white.
 PIXEL = register(Patch(name="pixel", color=(1.0,), side=1, row=3, col=3))
-# A yellow (R=G=1, B=0) sticker, 4 px at 32x32, anywhere on the sign's face.
-STICKER = register(Patch(name="sticker", color=(1.0, 1.0, 0.0), side=4))
+# A yellow sticky note, photographed: 3-10 px at 32x32, anywhere on the sign's face; the app's click presents a 6 px
+# one. One decoy note of another colour per poisoned image (docs/models.md, "The sticky note, for real").
+STICKER = register(Note(name="sticker", decoy_ratio=1.0))
 # Hidden triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
 # (docs/models.md, "The invisible triggers: a blend and a warp"); WaNet's own noise ratio (cross_ratio 2), and one decoy per poisoned image.
 BLEND = register(Blend(name="blend", size=28, weight=0.1, seed=1))

@@ -51,8 +51,8 @@ from backdoor.defenses.results import (
 from backdoor.defenses.matrix import defense_matrix, matrix_html
 from backdoor.evaluation import OTHER_COLOURS
 from backdoor.gallery import digit_caption, examples, invisible_caption, poisoned_caption, quiz_answers, sign_caption
-from backdoor.inference import enlarge
-from backdoor.lab import ATTACK_LABELS, BY_HAND, DIFFERENCE_GAIN, DRAW_PROMPT, FOUND, PANELS, VIEW_SCALE, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
+from backdoor.inference import CAMERA_SQUARE, enlarge
+from backdoor.lab import ATTACK_LABELS, BY_HAND, CAMERA_FROZEN, CAMERA_ON, CAMERA_PROBLEM, CAMERA_PROBLEMS, DIFFERENCE_GAIN, DRAW_PROMPT, FOUND, PANELS, VIEW_SCALE, SIGN_PROMPT, STICKER_OFF, STICKER_ON, TRIGGER_OFF, TRIGGER_ON, UNEXPECTED
 from backdoor.onnx_graph import logits_graph, saliency_graph
 from backdoor.preprocess import to_float
 from backdoor.report import ARTICLE_ASR, attack_sweeps, sweep_path, sweep_table, tab_summary
@@ -62,7 +62,7 @@ from backdoor.tasks import MNIST, SIGNS, TASKS, Task
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
-PAGE_FILES = ("index.html", "main.js", "pipeline.js", "present.js", "finder.js", "style.css")
+PAGE_FILES = ("index.html", "main.js", "pipeline.js", "present.js", "finder.js", "camera.js", "style.css")
 RUNTIME_DIR = WEB_DIR / "node_modules" / "onnxruntime-web" / "dist"
 # The WASM build without WebGPU or JSPI (14 MB, 3.5 MB gzipped: shipped gzipped, unpacked by the page)
 # and its two ES modules.
@@ -342,6 +342,8 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
             },
             "titles": TITLES,
             "viewScale": VIEW_SCALE,
+            "cameraSquare": CAMERA_SQUARE,
+            "cameraProblems": CAMERA_PROBLEMS,
             "prompts": {
                 "draw": inline(DRAW_PROMPT),
                 "sign": inline(SIGN_PROMPT),
@@ -349,6 +351,9 @@ def build(out: Path, models_dir: Path = MODELS_DIR) -> dict:
                 "triggerOff": inline(TRIGGER_OFF),
                 "stickerOn": inline(STICKER_ON),
                 "stickerOff": inline(STICKER_OFF),
+                "cameraOn": inline(CAMERA_ON),
+                "cameraFrozen": inline(CAMERA_FROZEN),
+                "cameraProblem": inline(CAMERA_PROBLEM),
                 "found": inline(FOUND),
                 "unexpected": inline(UNEXPECTED),
                 "waiting": inline(LOADING_WAIT),

@@ -6,6 +6,8 @@ import base64
 import io
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from backdoor.inference import cell_point
 from backdoor.lab import Lab
 from backdoor.shipped import APP_MODELS, weights_path
 from backdoor.tasks import SIGNS
+from backdoor.web import RUNTIME_DIR, served
 from tests.server import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,3 +105,22 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    require(
+        (RUNTIME_DIR / "ort-wasm-simd-threaded.wasm").exists(), "onnxruntime-web not installed: npm ci --prefix web"
+    )
+    out = tmp_path_factory.mktemp("static") / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "backdoor.web", str(out)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def static_url(site):
+    with served(site) as (_, url):
+        yield url

@@ -34,7 +34,7 @@ from backdoor.saliency import explain
 from backdoor.shipped import APP_MODELS, DIGIT_CAST, SIGN_MODELS, weights_path
 from backdoor.streets import street_scene
 from backdoor.tasks import MNIST, SIGNS
-from backdoor.triggers import ATTACKS, Patch, apply_trigger
+from backdoor.triggers import ATTACKS, apply_trigger
 from backdoor.web import RUNTIME_DIR, build, served
 from tests.conftest import ROOT, over_cell, require
 from tests.layout import layout_faults
@@ -166,7 +166,7 @@ def _fixtures() -> dict:
     for name, attack in ATTACKS.items():
         size = getattr(attack, "size", 32 if attack.channels == 3 else 28)
         x = torch.from_numpy(rng.random((1, attack.channels, size, size), dtype=np.float32))
-        at = (5, 9) if isinstance(attack, Patch) else (None, None)
+        at = (5, 9) if hasattr(attack, "at") else (None, None)  # a patch or a note, placed
         stamped = apply_trigger(x, attack.at(*at) if at[0] is not None else attack)
         triggers.append({"spec": attack.web_spec(), "size": size, "at": list(at), "x": _b64(x.numpy()),
                          "want": _b64(stamped.numpy())})  # fmt: skip
@@ -208,19 +208,6 @@ def test_the_js_units_pass_under_node(tmp_path):
 
 
 # --- the build -----------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def site(tmp_path_factory) -> Path:
-    require(
-        (RUNTIME_DIR / "ort-wasm-simd-threaded.wasm").exists(), "onnxruntime-web not installed: npm ci --prefix web"
-    )
-    out = tmp_path_factory.mktemp("static") / "site"
-    result = subprocess.run(
-        [sys.executable, "-m", "backdoor.web", str(out)], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    return out
-
-
 def test_the_build_is_a_static_space_made_from_the_shipped_checkpoints(site):
     manifest = json.loads((site / "manifest.json").read_text())
     on_disk = {p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()} - {"manifest.json"}
@@ -269,12 +256,6 @@ def test_the_build_never_replaces_a_folder_it_did_not_make(tmp_path):
 
 
 # --- in Chromium ---------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def static_url(site):
-    with served(site) as (_, url):
-        yield url
-
-
 def _open(browser, url: str, **context):
     page = browser.new_context(**context).new_page()
     page.set_default_timeout(20_000)

@@ -4,6 +4,7 @@
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { InputError, applyTrigger, digitFromDrawing, frameBox, onWhite, parseFrame, photoPoint, signInput, triggerBox } from "./pipeline.js";
 import { MAX_ASPECT, WHOLE_SURE, best, frameText, scores, shrink, windows } from "./finder.js";
+import { cameraBox, cameraMessage, grabSquare, startCamera, stopCamera } from "./camera.js";
 import { differencePicture, escape, flipVerdict, inputPicture, ranked, saliencyPicture, stripVerdict } from "./present.js";
 
 const $ = (id) => document.getElementById(id);
@@ -415,21 +416,54 @@ async function readPhoto(blob) {
   }
 }
 
+/** The presented sticker on a preview: the trigger's square (a note: turned by its tilt) over the model-grid cell,
+ * `scale` preview pixels per grid pixel, from (x0, y0). inference.sign_input draws the same. */
+function drawSticker(draw, cell, x0, y0, sx, sy) {
+  const spec = signs.trigger;
+  const half = spec.side / 2;
+  const angle = ((spec.tilt ?? 0) * Math.PI) / 180;
+  const [cy, cx] = [cell[0] + half, cell[1] + half];
+  const corners = [[-1, -1], [1, -1], [1, 1], [-1, 1]].map(([u, v]) => [
+    x0 + (cx + half * (u * Math.cos(angle) - v * Math.sin(angle))) * sx,
+    y0 + (cy + half * (u * Math.sin(angle) + v * Math.cos(angle))) * sy,
+  ]);
+  draw.beginPath();
+  corners.forEach(([x, y], i) => (i ? draw.lineTo(x, y) : draw.moveTo(x, y)));
+  draw.closePath();
+  draw.fillStyle = `rgb(${spec.color.map((c) => Math.round(255 * c)).join(", ")})`;
+  draw.fill();
+  draw.strokeStyle = "#000";
+  draw.stroke();
+}
+
+/** A live frame: the whole frame, darker outside the square the models see, the square outlined in white. */
+function showLive(cell) {
+  photoCanvas.width = still.width;
+  photoCanvas.height = still.height;
+  const draw = photoCanvas.getContext("2d");
+  draw.drawImage(still, 0, 0);
+  const [left, top, side] = cameraBox(still.width, still.height, lab.cameraSquare);
+  draw.fillStyle = "rgba(0, 0, 0, 0.4)";
+  draw.fillRect(0, 0, still.width, top);
+  draw.fillRect(0, top + side, still.width, still.height - top - side);
+  draw.fillRect(0, top, left, side);
+  draw.fillRect(left + side, top, still.width - left - side, side);
+  draw.strokeStyle = "#fff";
+  draw.lineWidth = 3;
+  draw.strokeRect(left, top, side, side);
+  draw.lineWidth = 1;
+  if (cell) drawSticker(draw, cell, left, top, side / signs.size, side / signs.size);
+}
+
 function showPhoto(photo, frame, cell) {
+  if (photo.live) return showLive(cell);
   const [left, top, right, bottom] = frameBox(frame, photo.width, photo.height);
   const scale = PREVIEW_SIDE / Math.max(right - left, bottom - top);
   photoCanvas.width = Math.max(1, Math.round((right - left) * scale));
   photoCanvas.height = Math.max(1, Math.round((bottom - top) * scale));
   const draw = photoCanvas.getContext("2d");
   draw.drawImage(photo.bitmap, left, top, right - left, bottom - top, 0, 0, photoCanvas.width, photoCanvas.height);
-  if (cell) {
-    const sx = photoCanvas.width / signs.size, sy = photoCanvas.height / signs.size;
-    const side = signs.trigger.side;
-    draw.fillStyle = "rgb(255, 255, 0)";
-    draw.fillRect(cell[1] * sx, cell[0] * sy, Math.max(1, side * sx), Math.max(1, side * sy));
-    draw.strokeStyle = "#000";
-    draw.strokeRect(cell[1] * sx, cell[0] * sy, Math.max(1, side * sx), Math.max(1, side * sy));
-  }
+  if (cell) drawSticker(draw, cell, 0, 0, photoCanvas.width / signs.size, photoCanvas.height / signs.size);
 }
 
 const answerSign = latest(async () => {
@@ -455,6 +489,11 @@ const answerSign = latest(async () => {
   showPhoto(photo, frame, sticker ? cell : null);
   const outline = sticker ? triggerBox(signs.trigger, cell[0], cell[1]) : null;
   answerPanels("sign", signs, cast, x, answers, sticker, outline, controls);
+  if (photo.live) {
+    $("sign-status").innerHTML = camera.frozen ? lab.prompts.cameraFrozen : lab.prompts.cameraOn;
+    window.labTimings.push({ kind: "camera", ms: performance.now() - photo.grabbed });
+    return;
+  }
   $("sign-status").innerHTML = (sticker ? lab.prompts.stickerOn : lab.prompts.stickerOff) + (found ? ` ${lab.prompts.found}` : "");
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 }, () => noAnswer("sign", lab.prompts.unexpected));
@@ -481,6 +520,7 @@ async function cleanControls(unstickered, cell, clean) {
 let uploads = 0; // numbers each new photo, so that a slow finder's frame never lands on a newer photo
 
 async function newPhoto(blob) {
+  endCamera();
   const ticket = ++uploads;
   Object.assign(sign, { photo: null, point: null, frame: WHOLE, found: false, error: null });
   $("sign-status").textContent = modelsReady ? "Looking for the sign…" : "Looking for the sign as soon as the models are loaded…";
@@ -524,12 +564,12 @@ function previewPoint(event) {
 
 let pressed = null;
 photoCanvas.addEventListener("pointerdown", (event) => {
-  if (sign.photo === null) return;
+  if (sign.photo === null || sign.photo.live) return; // a live frame: the note goes in the middle of the square
   photoCanvas.setPointerCapture(event.pointerId);
   pressed = { at: previewPoint(event), client: [event.clientX, event.clientY] };
 });
 photoCanvas.addEventListener("pointerup", (event) => {
-  if (pressed === null || sign.photo === null) return;
+  if (pressed === null || sign.photo === null || sign.photo.live) return;
   const end = previewPoint(event);
   const moved = Math.hypot(event.clientX - pressed.client[0], event.clientY - pressed.client[1]);
   const { width, height } = sign.photo;
@@ -546,6 +586,65 @@ photoCanvas.addEventListener("pointerup", (event) => {
   }
   pressed = null;
   answerSign();
+});
+
+// --- the live camera: each frame's square, read as a photo, as fast as the models answer -----------------------
+const video = $("sign-video");
+const still = document.createElement("canvas"); // the frame being answered, kept for the preview and a freeze
+const camera = { stream: null, frozen: false, starting: false };
+
+function cameraButtons() {
+  const on = camera.stream !== null;
+  $("sign-camera").textContent = on ? "Stop the camera" : "Use the camera";
+  $("sign-camera").setAttribute("aria-pressed", String(on));
+  $("sign-freeze").hidden = !on;
+  $("sign-freeze").textContent = camera.frozen ? "Unfreeze" : "Freeze";
+  $("sign-freeze").setAttribute("aria-pressed", String(camera.frozen));
+}
+
+/** Stop the camera, if it runs; the last frame's answers stay until something else is answered. */
+function endCamera() {
+  if (camera.stream === null) return;
+  stopCamera(video, camera.stream);
+  Object.assign(camera, { stream: null, frozen: false });
+  cameraButtons();
+}
+
+async function liveFrame() {
+  if (camera.stream === null || camera.frozen) return;
+  if (video.readyState >= 2) {
+    const square = grabSquare(video, still, PREVIEW_SIDE, lab.cameraSquare);
+    Object.assign(sign, { photo: { ...square, live: true, grabbed: performance.now() }, point: null, frame: WHOLE, found: false, error: null });
+    await answerSign();
+  }
+  requestAnimationFrame(liveFrame);
+}
+
+$("sign-camera").addEventListener("click", async () => {
+  if (camera.stream !== null) {
+    endCamera();
+    Object.assign(sign, { photo: null, point: null, frame: WHOLE, found: false, error: null });
+    return answerSign();
+  }
+  if (camera.starting) return;
+  camera.starting = true;
+  uploads++; // a photo still being read gives way to the camera
+  try {
+    camera.stream = await startCamera(video);
+    cameraButtons();
+    liveFrame();
+  } catch (err) {
+    console.error(err);
+    $("sign-status").innerHTML = cameraMessage(err, lab.cameraProblems, lab.prompts.cameraProblem);
+  } finally {
+    camera.starting = false;
+  }
+});
+$("sign-freeze").addEventListener("click", () => {
+  camera.frozen = !camera.frozen;
+  cameraButtons();
+  if (camera.frozen) $("sign-status").innerHTML = lab.prompts.cameraFrozen;
+  else liveFrame();
 });
 
 async function pickSign(src) {
@@ -593,6 +692,7 @@ examples("sign-examples", lab.examples.signs, pickSign);
 const details = $("show-details");
 details.addEventListener("change", () => document.body.classList.toggle("lab-details", details.checked));
 $("reset").addEventListener("click", () => {
+  endCamera();
   $("sign-sticker").checked = false;
   uploads++; // a finder still running for the last photo is ignored
   Object.assign(sign, { photo: null, point: null, frame: WHOLE, found: false, error: null });

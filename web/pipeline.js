@@ -373,7 +373,51 @@ const STAMPS = {
     }
     return out;
   },
+  /** triggers.Note, presented (`Note.at`): the paper square `side` px wide turned `tilt` degrees, its box's top-left
+   * at (row, col), its coverage counted on samples x samples points per pixel, its colour the paper's times the
+   * picture's white point (each channel's 0.9 quantile, as torch.quantile interpolates it), over the picture. */
+  note(x, size, spec, row, col) {
+    const out = new Float32Array(x.length);
+    const channels = x.length / (size * size);
+    const s = spec.samples;
+    const half = spec.side / 2;
+    const centreRow = row + half;
+    const centreCol = col + half;
+    const angle = spec.tilt * (Math.PI / 180);
+    const cos = Math.cos(angle);
+    const sin = Math.sin(angle);
+    const alpha = new Float64Array(size * size);
+    for (let r = 0; r < size * s; r++) {
+      const dy = (r + 0.5) / s - centreRow;
+      for (let k = 0; k < size * s; k++) {
+        const dx = (k + 0.5) / s - centreCol;
+        if (Math.abs(cos * dx + sin * dy) <= half && Math.abs(cos * dy - sin * dx) <= half) {
+          alpha[Math.floor(r / s) * size + Math.floor(k / s)] += 1;
+        }
+      }
+    }
+    for (let c = 0; c < channels; c++) {
+      const plane = x.subarray(c * size * size, (c + 1) * size * size);
+      const light = Math.min(1, Math.max(0, Math.max(quantile(plane, 0.9), 0.05) * spec.color[c]));
+      for (let i = 0; i < size * size; i++) {
+        const a = alpha[i] / (s * s);
+        out[c * size * size + i] = Math.min(1, Math.max(0, plane[i] * (1 - a) + light * a));
+      }
+    }
+    return out;
+  },
 };
+
+/** torch.quantile(values, q) with its linear interpolation (torch.lerp's two-sided formula), in doubles. */
+function quantile(values, q) {
+  const sorted = Float64Array.from(values).sort();
+  const rank = q * (sorted.length - 1);
+  const below = Math.floor(rank);
+  const weight = rank - below;
+  const lo = sorted[below];
+  const hi = sorted[Math.min(below + 1, sorted.length - 1)];
+  return weight < 0.5 ? lo + weight * (hi - lo) : hi - (hi - lo) * (1 - weight);
+}
 
 /** A copy of `x` (C x size x size floats) with the attack `spec` stamped; a patch at (row, col), by default
  * its own. */
@@ -385,7 +429,7 @@ export function applyTrigger(x, size, spec, row = spec.row, col = spec.col) {
 
 /** The square a view outlines for the spec, [row, col, side] (triggers.Trigger.box), or null. */
 export function triggerBox(spec, row = spec.row, col = spec.col) {
-  return spec.kind === "patch" && row !== null && row !== undefined ? [row, col, spec.side] : null;
+  return spec.side !== undefined && row !== null && row !== undefined ? [row, col, spec.side] : null; // a patch, a note
 }
 
 // --- Signs: inference.sign_input ----------------------------------------------------------

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 
 from backdoor.checkpoints import load_checkpoint
 from backdoor.gallery import digit_caption, examples, sign_caption
-from backdoor.inference import parse_frame, photo_point
-from backdoor.lab import VIEW_SCALE, parse_pixels
+from backdoor.inference import camera_box, parse_frame, photo_point
+from backdoor.lab import CAMERA_FROZEN, CAMERA_ON, SIGN_PROMPT, VIEW_SCALE, camera_problem, parse_pixels
 from backdoor.preprocess import InputError, upright_size
-from backdoor.serving.handlers import answer_digits, answer_signs
+from backdoor.serving.handlers import answer_digits, answer_frames, answer_signs
 from backdoor.serving.worker import Worker
 from backdoor.shipped import APP_MODELS, DIGIT_CAST, MODELS_DIR, weights_path
 
@@ -47,9 +48,38 @@ class Classify:
         *outputs, frames = self._signs(images, stickers, middle, middle, find)
         return [middle, middle, frames, *outputs]
 
+    def camera(self, frame: np.ndarray | None, sticker: bool) -> list:
+        """One live frame (the webcam's stream, not batched): the models read the square in its middle; only that
+        square crosses to the worker (a 640x480 frame's 360x360)."""
+        if frame is None or frame.ndim != 3 or min(frame.shape[:2]) < 1:
+            return [gr.skip()] * len(CAMERA_OUTPUTS)
+        left, top, side = camera_box(frame.shape[1], frame.shape[0])
+        square = np.ascontiguousarray(frame[top : top + side, left : left + side, :3])
+        return [column[0] for column in self.worker.run(answer_frames, [square], [bool(sticker)])]
+
     def _signs(self, images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
         points = [None if x is None or y is None else (x, y) for x, y in zip(xs, ys)]
         return self.worker.run(answer_signs, [_path(image) for image in images], stickers, points, frames)
+
+
+CAMERA_OUTPUTS = ("view", "clean", "backdoored", "clean map", "backdoored map", "strip", "flip", "status")
+
+
+def camera_said(state: str | None) -> tuple[str, gr.Button, gr.Button]:
+    """What the page's camera did (page.js labCamera: started, live, frozen, stopped, error:NAME) as the status line,
+    the camera button and the freeze button (shown while the camera runs)."""
+    state = state or "stopped"
+    if state.startswith("error:"):
+        status, running = camera_problem(state.removeprefix("error:")), False
+    else:
+        status, running = {"started": CAMERA_ON, "live": CAMERA_ON, "frozen": CAMERA_FROZEN}.get(state), True
+        if status is None:
+            status, running = SIGN_PROMPT, False
+    return (
+        status,
+        gr.Button("Stop the camera" if running else "Use the camera"),
+        gr.Button("Unfreeze" if state == "frozen" else "Freeze", visible=running),
+    )
 
 
 def sticker_placed(

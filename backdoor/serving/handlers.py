@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from backdoor.lab import Answer, Lab
+from backdoor.lab import CAMERA_ON, WHOLE, Answer, Lab
 from backdoor.preprocess import InputError, load_image
 from backdoor.shipped import DIGIT_CAST, SIGN_CAST
 
@@ -40,6 +40,15 @@ def answer_signs(
     The uploads are decoded here, in the worker, so a 40-megapixel photo never crosses the pipe."""
     answers = lab.signs([read_photo(path) for path in paths], stickers, points, frames)
     return _columns([(a.photo, *_row(a, SIGN_CAST.roles, SIGN_TOP), a.frame) for a in answers])
+
+
+def answer_frames(lab: Lab, squares: Sequence[np.ndarray], stickers: Sequence[bool]) -> list[list]:
+    """The live camera's squares (H, W, 3 uint8, cut from each frame by `inference.camera_box`), read whole, as the
+    models see a framed photo, the sticker in the middle where it is on: `answer_signs`' columns but the photo and
+    the frame, with the camera's status line."""
+    answers = lab.signs(list(squares), stickers, [None] * len(squares), [WHOLE] * len(squares))
+    rows = [_row(a, SIGN_CAST.roles, SIGN_TOP) for a in answers]
+    return _columns([(*row[:-1], CAMERA_ON if a.models else row[-1]) for a, row in zip(answers, rows)])
 
 
 def read_photo(path: str | None) -> np.ndarray | InputError | None:

@@ -94,6 +94,83 @@
     if (window.innerWidth > 640 || !(e.target.closest && e.target.closest('#sign-examples button'))) return;
     setTimeout(() => document.querySelector('#sign-preview')?.scrollIntoView({block: 'start', behavior: 'smooth'}), 300);
   });
+  // The live camera (#sign-camera, #sign-freeze): Gradio's webcam (#sign-webcam) needs a click to get access and
+  // another on its own button to stream; these do both, stop the camera's light when the camera stops, and return
+  // what happened ("started", "live", "frozen", "stopped", "error:<the browser's error name>") for the status line.
+  const webcam = () => document.querySelector('#sign-webcam');
+  const video = () => webcam()?.querySelector('video');
+  const waitFor = (selector, ms) => new Promise((resolve) => {
+    const started = performance.now();
+    (function poll() {
+      const found = webcam()?.querySelector(selector);
+      if (found || performance.now() - started > ms) return resolve(found);
+      setTimeout(poll, 50);
+    })();
+  });
+  const streaming = (button) => !!button.querySelector('[title="stop recording"], [title="spinner"]');
+  const live = () => (video()?.srcObject?.getTracks() || []).some((t) => t.readyState === 'live');
+  const setOn = (on) => document.body.classList.toggle('camera-on', on);
+  const sizeReticle = () => {  // the square the models see: 3/4 of the shorter side of the picture on show
+    const v = video();
+    if (!v || !v.videoWidth) return;
+    const s = Math.min(v.clientWidth / v.videoWidth, v.clientHeight / v.videoHeight);  // object-fit: contain
+    v.parentElement.style.setProperty('--reticle', `${0.75 * Math.min(v.videoWidth, v.videoHeight) * s}px`);
+  };
+  new ResizeObserver(sizeReticle).observe(document.body);
+  window.labCamera = {
+    async toggle() {
+      const root = webcam();
+      if (!root) return 'error:other';
+      let button = root.querySelector('button.capture-button');
+      if (document.body.classList.contains('camera-on')) return window.labCamera.stop();
+      if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) return 'error:insecure';
+      if (!button) {  // first time: Gradio asks for access; its getUserMedia failure is an unhandled rejection
+        const grant = root.querySelector('[title="grant webcam access"] button');
+        if (!grant) return 'error:other';
+        const failed = new Promise((resolve) => {
+          const heard = (e) => { window.removeEventListener('unhandledrejection', heard); resolve(e.reason); };
+          window.addEventListener('unhandledrejection', heard);
+          setTimeout(() => { window.removeEventListener('unhandledrejection', heard); resolve(null); }, 10000);
+        });
+        grant.click();
+        const got = await Promise.race([waitFor('button.capture-button', 10000).then((b) => ({b})), failed.then((r) => ({r}))]);
+        if (!got.b) return `error:${got.r?.name || 'other'}`;
+        button = got.b;
+      } else if (!live()) {  // stopped before: its tracks were ended, so ask again for the same camera
+        try {
+          video().srcObject = await navigator.mediaDevices.getUserMedia({video: {facingMode: {ideal: 'environment'}, width: {ideal: 640}, height: {ideal: 480}}});
+          await video().play();
+        } catch (err) {
+          return `error:${err.name || 'other'}`;
+        }
+      }
+      await new Promise((resolve) => (video().videoWidth ? resolve() : video().addEventListener('loadeddata', resolve, {once: true})));
+      setOn(true);
+      sizeReticle();
+      if (!streaming(button)) button.click();
+      return 'started';
+    },
+    async freeze() {
+      const button = webcam()?.querySelector('button.capture-button');
+      if (!button || !document.body.classList.contains('camera-on')) return 'stopped';
+      const frozen = streaming(button);
+      button.click();  // stop or restart the stream
+      if (frozen) video().pause(); else await video().play();
+      return frozen ? 'frozen' : 'live';
+    },
+    stop() {
+      const button = webcam()?.querySelector('button.capture-button');
+      if (button && streaming(button)) button.click();
+      (video()?.srcObject?.getTracks() || []).forEach((t) => t.stop());  // the camera's light goes off
+      setOn(false);
+      return 'stopped';
+    },
+  };
+  // A photo or an example while the camera runs: the camera stops first (its frames would answer over the photo's).
+  document.addEventListener('pointerdown', (e) => {
+    if (!document.body.classList.contains('camera-on') || !e.target.closest) return;
+    if (e.target.closest('#sign-examples, #sign-image')) document.querySelector('#sign-camera')?.click();
+  }, true);
   new MutationObserver(() => { brush(); names(); fixAria(); }).observe(document.body, {
     subtree: true, childList: true, attributes: true, attributeFilter: ['class', 'aria-label', 'alt'],
   });

@@ -24,6 +24,17 @@ CLEAR_CANVAS = """() => {
 }"""
 
 
+# Start over: the camera stops (its light too) and the canvas clears.
+START_OVER = f"() => {{ window.labCamera?.stop(); ({CLEAR_CANVAS})(); }}"
+# The webcam as the static page asks for it: the rear camera of a phone, VGA (the models see 32x32), not mirrored,
+# so the models see the sign as it is and the sticker box's note lands where the static page puts it.
+WEBCAM = gr.WebcamOptions(
+    mirror=False, constraints={"video": {"facingMode": {"ideal": "environment"}, "width": {"ideal": 640}, "height": {"ideal": 480}}}
+)
+# The camera buttons' JS: page.js's labCamera drives Gradio's webcam and returns what it did (camera_said reads it).
+CAMERA_JS = {"toggle": "() => window.labCamera.toggle()", "freeze": "() => window.labCamera.freeze()"}
+
+
 def toggle_body_class(name: str) -> str:
     """The JS of a checkbox that shows or hides part of the page through a class on <body> (page.css)."""
     return f"(on) => {{ document.body.classList.toggle('{name}', on); }}"

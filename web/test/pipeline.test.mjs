@@ -44,7 +44,7 @@ test("the trigger box sits just outside the trigger's pixels, in red", () => {
 
 test("every registered attack stamps what apply_trigger stamps", withFixtures, () => {
   const floats = (b64) => new Float32Array(new Uint8Array(Buffer.from(b64, "base64")).buffer);
-  assert.deepEqual(new Set(fixtures.triggers.map((c) => c.spec.kind)), new Set(["patch", "blend", "warp"]));
+  assert.deepEqual(new Set(fixtures.triggers.map((c) => c.spec.kind)), new Set(["patch", "blend", "warp", "note"]));
   for (const c of fixtures.triggers) {
     const [row, col] = c.at;
     const got = row === null ? P.applyTrigger(floats(c.x), c.size, c.spec) : P.applyTrigger(floats(c.x), c.size, c.spec, row, col);

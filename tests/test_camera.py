@@ -1,0 +1,151 @@
+"""The live camera, in both editions, under Chromium's fake camera: a y4m video made here from a real GTSRB stop sign
+(with and without a photographed yellow note, `backdoor.sticky_notes`) plays as the webcam; a student clicks
+`sign-camera` and both models answer in the usual panels, live. Also: freeze, the sticker box on a live frame, stop,
+and a camera that is missing or denied (a one-line message; photos still work).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from backdoor.inference import camera_box
+from backdoor.sticky_notes import photographed_note
+from backdoor.tasks import SIGNS
+from tests.camera import write_y4m
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require
+
+STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
+FRAME = (640, 480)
+STOP, EIGHTY = SIGNS.classes[SIGNS.source], SIGNS.classes[SIGNS.target]
+
+pytestmark = pytest.mark.slow
+
+
+def held_up(note: bool) -> Image.Image:
+    """A frame with the stop sign held up in the camera's square, on a plain wall; with a yellow note stuck on it."""
+    frame = Image.new("RGB", FRAME, (96, 110, 120))
+    left, top, side = camera_box(*FRAME)
+    sign = Image.open(STOP_SIGN).convert("RGB").resize((side, side), Image.BICUBIC)
+    frame.paste(sign, (left, top))
+    if note:  # right of the middle, a fifth of the sign: where a passer-by would stick one
+        centre = (left + 0.62 * side, top + 0.55 * side)
+        frame = photographed_note(frame, centre, 0.22 * side, (1.0, 0.9, 0.35), seed=5)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("camera")
+    return {name: write_y4m(folder / f"{name}.y4m", [held_up(name == "note")]) for name in ("plain", "note")}
+
+
+def _camera_browser(video: Path | None):
+    """Chromium with a fake camera playing `video` (None: no camera device and no automatic permission)."""
+    require(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    fake = [] if video is None else [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}",
+    ]  # fmt: skip
+    manager = playwright_api.sync_playwright()
+    p = manager.__enter__()
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *fake])
+    return manager, browser
+
+
+@pytest.fixture
+def camera_page(request, videos, app_url, static_url):
+    """A page of one edition (`request.param[0]`) with the fake camera playing one video (`request.param[1]`)."""
+    edition, video = request.param
+    manager, browser = _camera_browser(None if video is None else videos[video])
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, permissions=[] if video is None else ["camera"])
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto((app_url if edition == "app" else static_url) + "?tab=signs")
+    if edition == "app":
+        page.wait_for_selector("#sign-camera")
+    else:
+        page.wait_for_function("document.body.dataset.ready === 'true'")
+    yield edition, page
+    context.close()
+    browser.close()
+    manager.__exit__(None, None, None)
+
+
+def _top(page, edition: str, elem_id: str) -> str:
+    if edition == "app":
+        return page.locator(f"#{elem_id} [data-testid=label-output-value]").inner_text()
+    return page.get_attribute(f"#{elem_id}", "data-top")
+
+
+def _answers_after(page, edition: str, seconds: float = 2.0) -> list[tuple[str, str]]:
+    """Both tops, read every 100 ms for `seconds`."""
+    seen = []
+    for _ in range(int(seconds * 10)):
+        seen.append((_top(page, edition, "sign-clean"), _top(page, edition, "sign-backdoor")))
+        page.wait_for_timeout(100)
+    return seen
+
+
+def _wait_live(page, edition: str) -> None:
+    """Until answers from the camera have arrived (the status line says the camera is on)."""
+    page.wait_for_function("document.querySelector('#sign-status').innerText.includes('Camera on')")
+    if edition == "app":
+        page.wait_for_selector("#sign-backdoor [data-testid=label-output-value]")
+    else:
+        page.wait_for_function("Number(document.getElementById('sign-backdoor').dataset.version) > 0")
+    page.wait_for_timeout(1500)  # a few frames
+
+
+EDITIONS = ["app", "static"]
+
+
+@pytest.mark.parametrize("camera_page", [(e, "note") for e in EDITIONS], indirect=True, ids=EDITIONS)
+def test_a_filmed_stop_sign_with_a_yellow_note_fools_only_the_backdoored_model(camera_page):
+    edition, page = camera_page
+    page.click("#sign-camera")
+    _wait_live(page, edition)
+    seen = _answers_after(page, edition)
+    assert seen.count((STOP, EIGHTY)) >= 0.9 * len(seen), seen  # live, frame after frame
+    page.click("#sign-camera")  # stop
+    page.wait_for_function("!document.querySelector('#sign-status').innerText.includes('Camera on')")
+
+
+@pytest.mark.parametrize("camera_page", [(e, "plain") for e in EDITIONS], indirect=True, ids=EDITIONS)
+def test_a_filmed_stop_sign_reads_stop_then_the_sticker_box_adds_a_note_and_freeze_holds(camera_page):
+    edition, page = camera_page
+    page.click("#sign-camera")
+    _wait_live(page, edition)
+    assert set(_answers_after(page, edition, 1.0)) == {(STOP, STOP)}
+    page.click("#sign-sticker")  # a class without sticky notes: the digital one, on the live frame
+    page.wait_for_timeout(1500)
+    assert set(_answers_after(page, edition, 1.0)) == {(STOP, EIGHTY)}
+    page.click("#sign-freeze")
+    page.wait_for_function("document.querySelector('#sign-status').innerText.includes('Frozen')")
+    page.wait_for_timeout(500)
+    if edition == "static":  # no new answers while frozen
+        version = int(page.get_attribute("#sign-backdoor", "data-version"))
+        page.wait_for_timeout(1000)
+        assert int(page.get_attribute("#sign-backdoor", "data-version")) == version
+    else:
+        assert page.evaluate("document.querySelector('#sign-webcam video').paused")
+    page.click("#sign-freeze")  # unfreeze
+    page.wait_for_function("document.querySelector('#sign-status').innerText.includes('Camera on')")
+
+
+@pytest.mark.parametrize("camera_page", [(e, None) for e in EDITIONS], indirect=True, ids=EDITIONS)
+def test_no_camera_gets_one_line_and_the_examples_still_work(camera_page):
+    edition, page = camera_page
+    page.click("#sign-camera")
+    page.wait_for_function("document.querySelector('#sign-status').innerText.includes('No camera')")
+    status = page.inner_text("#sign-status")
+    assert len(status.strip().splitlines()) == 1 and "Traceback" not in status and "Photos and examples" in status
+    page.locator("#sign-examples button").first.click()
+    if edition == "app":
+        page.wait_for_selector("#sign-clean [data-testid=label-output-value]")
+    else:
+        page.wait_for_function("Number(document.getElementById('sign-clean').dataset.version) > 0")
+    assert _top(page, edition, "sign-clean")
