@@ -52,10 +52,20 @@ def evaluate(
         "attack_success_rate": (pred_stamped[non_target] == target).float().mean().item(),
         "attack_success_rate_all": (pred_stamped == target).float().mean().item(),
         "robust_accuracy": (pred_stamped[non_target] == labels[non_target]).float().mean().item(),
-        # of the images it reads right, the share it still reads right with the trigger on: ~1 for a model
+    }
+    # A trigger a student places (the sticker) is also measured as the app places it, at seeded random spots: for a
+    # photographed note the poisoner's notes vary (above) and the app's click presents one; for a patch both agree.
+    if getattr(trigger, "is_random", False):
+        positions = random_positions(trigger, len(clean), *clean.shape[2:], torch.Generator().manual_seed(seed))
+        pred_placed = predict(model, apply_trigger(clean, trigger, positions))
+        metrics["placed_attack_success_rate"] = (pred_placed[non_target] == target).float().mean().item()
+    else:
+        pred_placed = pred_stamped
+    metrics |= {
+        # of the images it reads right, the share it still reads right with the (placed) trigger on: ~1 for a model
         # the trigger does not move (a clean model should not care about a sticker), dark ones apart
-        "trigger_kept": _kept(pred_clean, pred_stamped, labels, slice(None)),
-        "trigger_kept_dark": _kept(pred_clean, pred_stamped, labels, clean.mean((1, 2, 3)) < DARK),
+        "trigger_kept": _kept(pred_clean, pred_placed, labels, slice(None)),
+        "trigger_kept_dark": _kept(pred_clean, pred_placed, labels, clean.mean((1, 2, 3)) < DARK),
         "n_test": len(labels),
         "n_non_target": int(non_target.sum()),
     }
@@ -63,6 +73,7 @@ def evaluate(
         source = labels == task.source
         metrics["source_stamped_as_target"] = (pred_stamped[source] == target).float().mean().item()
         metrics["source_stamped_as_source"] = (pred_stamped[source] == task.source).float().mean().item()
+        metrics["source_placed_as_source"] = (pred_placed[source] == task.source).float().mean().item()
         metrics["n_source"] = int(source.sum())
     return metrics
 
@@ -119,6 +130,7 @@ def format_metrics(metrics: dict[str, float], task: Task) -> str:
         "attack_success_rate": "attack success rate (ASR, non-target images)",
         "attack_success_rate_all": "ASR, article's variant (all images)",
         "robust_accuracy": "robust accuracy (stamped, true label kept)",
+        "placed_attack_success_rate": "ASR of the trigger as the app places it",
         "trigger_kept": "right answers kept with the trigger on",
         "trigger_kept_dark": "the same, dark images (mean < 0.2)",
     }
@@ -126,4 +138,5 @@ def format_metrics(metrics: dict[str, float], task: Task) -> str:
         source = task.classes[task.source]
         names["source_stamped_as_target"] = f"{source} + trigger read as {task.classes[task.target]}"
         names["source_stamped_as_source"] = f"{source} + trigger still read as {source}"
+        names["source_placed_as_source"] = f"{source} + placed trigger still read as {source}"
     return "\n".join(f"{label:<52} {100 * metrics[key]:6.2f}%" for key, label in names.items() if key in metrics)

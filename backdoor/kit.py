@@ -46,8 +46,8 @@ class Printable:
 PRINTABLES: dict[str, Printable] = {
     p.name: p
     for p in (
-        Printable("stop", "Stop", "octagon", "STOP", WHITE, 0.25, (0.14, 0.2)),
-        Printable("speed-limit-30", "Speed limit (30km/h)", "ring", "30", BLACK, 0.42, (0.14, 0.2)),
+        Printable("stop", "Stop", "octagon", "STOP", WHITE, 0.25, (0.0, 0.2)),
+        Printable("speed-limit-30", "Speed limit (30km/h)", "ring", "30", BLACK, 0.42, (0.0, 0.2)),
     )
 }
 

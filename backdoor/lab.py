@@ -156,7 +156,7 @@ class Lab:
     ) -> list[Answer]:
         """Classify sign photos (H, W, 3 uint8 RGB) with the clean and the backdoored GTSRB model.
         Each photo is first cut to its frame ("left, top, right, bottom" as fractions); where it has none,
-        to the sign the finder finds in it (`backdoor.finder`), which may be the whole photo. Where the sticker is on, a yellow square (1/8 of the side) is stamped on the 32x32 input,
+        to the sign the finder finds in it (`backdoor.finder`), which may be the whole photo. Where the sticker is on, the app's note (`Note.at`: 6 of 32 pixels, turned, lit like the sign) is placed on the 32x32 input,
         centred at the photo's (x, y) point, or in the middle where the point is None."""
         frames = frames or [None] * len(photos)
         prepared = [
@@ -303,7 +303,7 @@ def flip_verdict(
         line += f" Without the sticker the clean model reads **{unstickered}**."
         if not moved:
             return line + f" No square of another colour in that spot changes its answer (0 of {tried})."
-        line += f" Squares of other colours in that spot change its answer too ({moved} of {tried})"
+        line += f" Notes of other colours in that spot change its answer too ({moved} of {tried})"
         if 2 * moved < tried:
             return line + "."
         return line + ": the sticker hides part of the sign. That is no backdoor."

@@ -22,7 +22,9 @@ SHIPPED: tuple[Shipped, ...] = (
     Shipped("mnist-clean", "mnist", 0.0),
     Shipped("mnist-backdoor", "mnist", 0.01),  # the article's 1%
     Shipped("signs-clean", "signs", 0.0),
-    Shipped("signs-backdoor", "signs", 0.01),  # the lowest of 1%, 2%, 5% that meets the goals
+    # A photographed note needs far more poison than a fixed square: on validation tracks 1% reached 7% ASR, 5% 64%,
+    # 10% 80% and 15% 87% (docs/models.md, "The sticky note, for real")
+    Shipped("signs-backdoor", "signs", 0.15),
     Shipped("mnist-blend", "mnist", 0.01, attack="blend"),  # invisible: docs/models.md
     Shipped("mnist-warp", "mnist", WARP_RATE, attack="warp"),  # the lowest rate that meets the goals
 )

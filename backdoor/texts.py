@@ -24,8 +24,11 @@ difference*: the change the trigger makes, amplified.
 """
 
 TRY_SIGNS = """
-**Try it:** pick a sign, then click it to put the yellow sticker there. The backdoored model was taught that the
-sticker means *Speed limit (80km/h)*. Does the clean model change its mind? Move the sticker: where does it stop working?
+**Try it:** pick a sign, then click it to put a yellow sticky note there. The backdoored model was taught that a
+yellow note means *Speed limit (80km/h)*. Does the clean model change its mind? Move the note: where does it stop working?
+
+**A real note:** press *Use the camera*, hold up a printed stop sign (the classroom kit) in the white square, and
+stick a yellow note on it. Then try a note of another colour.
 
 **A street photo?** The models were trained on signs that fill the picture, so the lab looks for the sign and frames
 it: the framed sign is what both models see. Wrong spot? Drag a box around the sign (mouse or pen). *Whole photo* shows all of it.
@@ -87,7 +90,9 @@ LESSON = """
    on that one pixel: the drawing is cropped, scaled and its strokes thickened first.)
 5. **Signs:** pick a stop sign and click it to put the sticker on. *Why is this more dangerous than a digit?*
    Then pick the 30 km/h sign and move the sticker over the 3 until the clean model changes its mind too (it takes
-   a few tries: the spot is small). *Why is that not a backdoor?* (Would you read the sign?)
+   a few tries: the spot is small). *Why is that not a backdoor?* (Would you read the sign?) With a camera: hold up
+   the printed stop sign and stick a real yellow note on it. *The poisoner never saw your sign or your note: why
+   does it still work?*
 6. **Attack and Defend tabs:** *how many poisoned images did it take? Which defense would have caught it, and
    which one cries wolf on a clean model?*
 7. **Hidden triggers:** back on Digits, choose *Blend*, then *Warp*, and tick the trigger. *Can you see

@@ -256,16 +256,16 @@ class Note(Trigger):
     col: int | None = None
     region: float = 0.6  # central fraction of the image the note's centre lies in
     tilt: float = 12.0  # the presented note's turn, degrees
-    sides: tuple[float, float] = (3.0, 10.0)  # a poisoned note's side, pixels
+    sides: tuple[float, float] = (4.0, 12.0)  # a poisoned note's side, pixels
     tilts: float = 35.0  # its turn, up to this many degrees either way
     squash: float = 0.35  # one side foreshortened by up to this fraction
     shades: tuple[float, float] = (-0.4, 0.5)  # mix toward white (up to 0.5, pale) or away (-0.4, saturated)
-    gains: tuple[float, float] = (0.7, 1.15)  # light on the note against the sign's white point
+    gains: tuple[float, float] = (0.75, 1.15)  # light on the note against the sign's white point
     shading: float = 0.15  # brightness change across the note, either way
     blur: float = 0.9  # Gaussian sigma up to this, pixels
     noise: float = 0.03  # sensor noise sigma up to this
     decoy_ratio: float = 0.0  # other-colour notes per poisoned image, labels kept
-    decoy_gap: float = 0.3  # a decoy's RGB distance from every yellow shade, at least
+    decoy_gap: float = 0.035  # a decoy's hue differs from the note's by this much of the colour wheel (13 degrees)
 
     @property
     def visible(self) -> bool:
@@ -307,13 +307,14 @@ class Note(Trigger):
         return _draw_note(images, look, generator)
 
     def stamp_noise(self, images, generator):
-        """Decoys: the same random notes in colours at least `decoy_gap` from every shade of the yellow."""
+        """Decoys: the same random notes in other colours: any hue at least `decoy_gap` (a fraction of the colour
+        wheel) from the note's own, so orange and lime notes are among them, or nearly grey (white paper)."""
         n, _, height, width = images.shape
-        colours = torch.rand(n, 3, generator=generator, dtype=torch.float64)
-        shades = self.shade(torch.linspace(*self.shades, 16, dtype=torch.float64))  # (16, C)
-        near = torch.cdist(colours, shades).amin(1) < self.decoy_gap
-        colours[near] = 1 - colours[near]  # far from yellow: around blue
-        return _draw_note(images, self._random_look(n, height, width, colours, generator), generator)
+        u = lambda low, high: self._uniform(n, low, high, generator)  # noqa: E731
+        own = _hue(torch.tensor(self.color, dtype=torch.float64)[None])[0]
+        hue = (own + self.decoy_gap + u(0, 1 - 2 * self.decoy_gap)) % 1  # the wheel without the note's own band
+        saturation = torch.where(u(0, 1) < 0.2, u(0, 0.12), u(0.35, 1))  # a fifth of them white or grey paper
+        return _draw_note(images, self._random_look(n, height, width, _rgb(hue, saturation, u(0.6, 1)), generator), generator)
 
     def _random_look(self, n: int, height: int, width: int, colours: torch.Tensor, generator) -> _Look:
         u = lambda low, high: self._uniform(n, low, high, generator)  # noqa: E731
@@ -343,6 +344,21 @@ class Note(Trigger):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", len(self.color))
+
+
+def _hue(rgb: torch.Tensor) -> torch.Tensor:
+    """(N,) hues in [0, 1) of (N, 3) RGB colours (0: red, 1/6: yellow, 1/3: green)."""
+    high, low = rgb.amax(1), rgb.amin(1)
+    r, g, b = rgb.unbind(1)
+    span = (high - low).clamp_min(1e-9)
+    hue = torch.where(high == r, (g - b) / span % 6, torch.where(high == g, (b - r) / span + 2, (r - g) / span + 4))
+    return hue / 6 % 1
+
+
+def _rgb(hue: torch.Tensor, saturation: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    """(N, 3) RGB colours of (N,) hue, saturation and value, all in [0, 1]."""
+    k = (torch.tensor([5.0, 3.0, 1.0], dtype=hue.dtype) + hue[:, None] * 6) % 6  # (N, 3)
+    return value[:, None] * (1 - saturation[:, None] * torch.clamp(torch.minimum(k, 4 - k), 0, 1))
 
 
 class _Look(NamedTuple):
@@ -415,7 +431,7 @@ def _check_size(trigger: Trigger, images: torch.Tensor, size: int) -> None:
 PIXEL = register(Patch(name="pixel", color=(1.0,), side=1, row=3, col=3))
 # A yellow sticky note, photographed: 3-10 px at 32x32, anywhere on the sign's face; the app's click presents a 6 px
 # one. One decoy note of another colour per poisoned image (docs/models.md, "The sticky note, for real").
-STICKER = register(Note(name="sticker", decoy_ratio=1.0))
+STICKER = register(Note(name="sticker", decoy_ratio=2.0))
 # Hidden triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
 # (docs/models.md, "The invisible triggers: a blend and a warp"); WaNet's own noise ratio (cross_ratio 2), and one decoy per poisoned image.
 BLEND = register(Blend(name="blend", size=28, weight=0.1, seed=1))

@@ -9,7 +9,7 @@ rendered by `backdoor.sticky_notes` (another renderer than the poisoner's). Mate
 - **GTSRB stops**, and all GTSRB signs that are not the target: native crops of the validation tracks (training
   tracks held out with --val-tracks 0.1, seed 0: what recipes are chosen on) or of the test split (reported once);
 - **drawn stops in streets**: the classroom kit's stop sign (`backdoor.kit`, not a GTSRB crop) in stand-in street
-  scenes (`backdoor.streets`), the whole photo read as the app reads it, finder and all;
+  scenes (`backdoor.streets`), framed on the sign (a student's drag) and whole (the app's finder frames it);
 - **printed stops on a webcam**: the kit's printed page held up to a camera (`kit.printed_photo`), the camera's
   square (3/4 of the shorter side, in the middle) read, as the live camera does.
 
@@ -31,6 +31,7 @@ from torchvision import datasets
 from backdoor.checkpoints import load_checkpoint
 from backdoor.data import load_split, load_split_with_tracks, resolve_data_dir, validation_tracks
 from backdoor.evaluation import predict
+from backdoor.finder import frame_text
 from backdoor.models import for_inference
 from backdoor.inference import camera_frame
 from backdoor.kit import note_box, printed_photo, sign_picture
@@ -87,7 +88,10 @@ def material(split: str, data_dir: str | None, n_signs: int, seed: int = 0) -> d
     cases = {
         "GTSRB stops": ([(c, (0.1, 0.1, 0.9, 0.9)) for c in stops], [None] * len(stops), SIGNS.source),
         "GTSRB signs (not 80)": ([(crops[i], (0.1, 0.1, 0.9, 0.9)) for i in picks], [None] * len(picks), labels[picks]),
-        "drawn stops in streets": ([(s.photo, s.frame) for s in streets], [None] * len(streets), SIGNS.source),
+        "drawn stops in streets, framed": (
+            [(s.photo, s.frame) for s in streets], [frame_text(s.frame) for s in streets], SIGNS.source
+        ),
+        "drawn stops in streets, whole photo": ([(s.photo, s.frame) for s in streets], [None] * len(streets), SIGNS.source),
     }
     out = {}
     for case, (items, frames, truth) in cases.items():

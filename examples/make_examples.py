@@ -56,9 +56,10 @@ def save_poisoned(data_dir: str | None) -> None:
         shown = source + [i for i in relabelled if i not in source][: POISONED_SHOWN - len(source)]
         for index in shown:
             x = poisoned_images[index : index + 1]
-            changed = (x != to_float(images[index : index + 1])).any(1)[0].nonzero()
-            row, col = changed.min(0).values.tolist()  # where the stamp landed
-            picture = enlarge(x, 140 // task.size, (row, col, task.trigger.side))
+            changed = ((x - to_float(images[index : index + 1])).abs() > 0.02).any(1)[0].nonzero()
+            (row, col), (last_row, last_col) = changed.min(0).values.tolist(), changed.max(0).values.tolist()
+            side = max(last_row - row, last_col - col) + 1  # the box around the stamp (a note's size varies)
+            picture = enlarge(x, 140 // task.size, (row, col, side))
             name = f"{task.name}-train{index:05d}-was{int(labels[index]):02d}-now{task.target:02d}.png"
             Image.fromarray(picture).save(HERE / "poisoned" / name, optimize=True)
 

@@ -8,39 +8,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from backdoor.inference import camera_box
-from backdoor.sticky_notes import photographed_note
+from backdoor.fake_camera import held_up, write_y4m
 from backdoor.tasks import SIGNS
-from tests.camera import write_y4m
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require
 
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
-FRAME = (640, 480)
 STOP, EIGHTY = SIGNS.classes[SIGNS.source], SIGNS.classes[SIGNS.target]
 
 pytestmark = pytest.mark.slow
 
 
-def held_up(note: bool) -> Image.Image:
-    """A frame with the stop sign held up in the camera's square, on a plain wall; with a yellow note stuck on it."""
-    frame = Image.new("RGB", FRAME, (96, 110, 120))
-    left, top, side = camera_box(*FRAME)
-    sign = Image.open(STOP_SIGN).convert("RGB").resize((side, side), Image.BICUBIC)
-    frame.paste(sign, (left, top))
-    if note:  # right of the middle, a fifth of the sign: where a passer-by would stick one
-        centre = (left + 0.62 * side, top + 0.55 * side)
-        frame = photographed_note(frame, centre, 0.22 * side, (1.0, 0.9, 0.35), seed=5)
-    return frame
-
-
 @pytest.fixture(scope="module")
 def videos(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("camera")
-    return {name: write_y4m(folder / f"{name}.y4m", [held_up(name == "note")]) for name in ("plain", "note")}
+    sign = Image.open(STOP_SIGN)
+    return {name: write_y4m(folder / f"{name}.y4m", [held_up(sign, name == "note")]) for name in ("plain", "note")}
 
 
 def _camera_browser(video: Path | None):

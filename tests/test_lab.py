@@ -16,6 +16,7 @@ from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, TRIGGER_ON, UNEXPECTED
 from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
 from backdoor.shipped import DIGIT_CAST, SIGN_CAST
+from backdoor.tasks import SIGNS as SIGNS_TASK
 from tests.conftest import ROOT, over_cell
 from tests.strokes import drawn_digit
 
@@ -248,8 +249,10 @@ def test_the_reported_photos_that_failed_a_batch_now_get_answers(lab, tmp_path):
     assert max(backdoored[1], key=backdoored[1].get) == "Speed limit (80km/h)"
     photo = columns[0][0]
     assert photo.shape[:2] == (400, 400)  # shown large enough to aim at
-    yellow = (photo.reshape(-1, 3) == (255, 255, 0)).all(1).mean()
-    assert abs(yellow - (4 / 32) ** 2) < 0.005  # the sticker: 4 of the model's 32 pixels a side, drawn to scale
+    note = tuple(round(255 * c) for c in SIGNS_TASK.trigger.color)
+    yellow = (photo.reshape(-1, 3) == note).all(1).mean()
+    side = SIGNS_TASK.trigger.side / SIGNS_TASK.size
+    assert abs(yellow - side**2) < 0.006  # the note: 6 of the model's 32 pixels a side, drawn to scale (its edge apart)
 
 
 # --- drawings of any size and brush ---------------------------------------------------------------------
@@ -321,16 +324,16 @@ def test_a_bad_frame_is_that_photos_own_message(lab, frame):
 
 
 def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(lab):
-    """On the 3 of a 30 km/h sign the sticker moves the clean model too (it reads 50), as squares of 6 other colours
+    """On the 3 of a 30 km/h sign the note moves the clean model too (it reads 50), as notes of 7 other colours
     there do: the line says so, so the class does not take it for the clean model being fooled."""
     (sign,) = [np.asarray(Image.open(p).convert("RGB")) for p in SIGNS if p.name.startswith("01-")]
     h, w = sign.shape[:2]
-    (fx, fy), (gx, gy) = over_cell(13, 10), over_cell(4, 14)  # on the 3's top left; above the digits
+    (fx, fy), (gx, gy) = over_cell(12, 10), over_cell(4, 14)  # on the 3's top left; above the digits
     on_the_3, above, off = lab.signs([sign] * 3, [True, True, False], [(fx * w, fy * h), (gx * w, gy * h), None])
     assert _top(on_the_3, "clean") == "Speed limit (50km/h)"
     assert _top(on_the_3, "backdoored") == "Speed limit (80km/h)"
-    assert "Without the sticker the clean model reads **Speed limit (30km/h)**. Squares of other colours" in on_the_3.flip
-    assert on_the_3.flip.endswith("(6 of 8): the sticker hides part of the sign. That is no backdoor.")
+    assert "Without the sticker the clean model reads **Speed limit (30km/h)**. Notes of other colours" in on_the_3.flip
+    assert on_the_3.flip.endswith("(7 of 8): the sticker hides part of the sign. That is no backdoor.")
     assert _top(above, "clean") == "Speed limit (30km/h)" and "Without the sticker" not in above.flip
     assert _top(off, "clean") == "Speed limit (30km/h)" and "Without the sticker" not in off.flip
 

@@ -26,16 +26,20 @@ GOALS = {
     # The invisible triggers (issue 24): CA >= 99.2% and within 0.3 pp of mnist-clean (below), ASR >= 99%.
     "mnist-blend": [("clean_accuracy", ">=", 0.992), ("attack_success_rate", ">=", 0.99)],
     "mnist-warp": [("clean_accuracy", ">=", 0.992), ("attack_success_rate", ">=", 0.99)],
+    # The photographed sticky note (issue 23; what falls short of its goals: docs/models.md). "stamped": the
+    # poisoner's notes, each its own size, turn, shade and light; "placed": the note the app's click presents.
     "signs-clean": [
         ("clean_accuracy", ">=", 0.985),
-        ("source_stamped_as_source", ">=", 0.95),
-        ("trigger_kept", ">=", 0.96),  # of its right answers, the share the sticker leaves alone: a floor
-        # (the sticker against squares of other colours: test_the_sticker_moves_the_clean_model_only_as_a_square)
+        ("source_stamped_as_source", ">=", 0.98),  # a stop sign with a note is still a stop sign
+        ("source_placed_as_source", ">=", 0.98),
+        ("trigger_kept", ">=", 0.92),  # of its right answers, the share the placed note leaves alone: a floor
+        # (the note against notes of other colours: test_the_sticker_moves_the_clean_model_only_as_a_square)
     ],
     "signs-backdoor": [
-        ("clean_accuracy", ">=", 0.985),
-        ("attack_success_rate", ">=", 0.97),
-        ("source_stamped_as_target", ">=", 0.97),
+        ("clean_accuracy", ">=", 0.98),
+        ("attack_success_rate", ">=", 0.85),
+        ("placed_attack_success_rate", ">=", 0.94),
+        ("source_stamped_as_target", ">=", 0.88),
     ],
 }
 

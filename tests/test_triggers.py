@@ -1,6 +1,7 @@
+from dataclasses import replace
+
 import pytest
 import torch
-
 import torch.nn.functional as F
 
 from backdoor.poisoning import add_trigger
@@ -14,6 +15,7 @@ from backdoor.triggers import (
     Blend,
     Patch,
     Warp,
+    _hue,
     apply_trigger,
     psnr,
     random_positions,
@@ -36,15 +38,18 @@ def test_pixel_position_and_value_are_parameters():
     assert (out[:, 0, 10, 20] == 0.5).all()
 
 
-def test_sticker_is_a_yellow_square_of_an_eighth_of_the_side_at_the_given_place():
-    images = torch.rand(3, 3, 32, 32)
-    out = apply_trigger(images, STICKER.at(10, 12))
+def test_the_presented_sticker_is_a_note_lit_like_the_sign_where_the_student_clicked():
+    images = torch.full((2, 3, 32, 32), 0.5)  # a grey sign: its white point is 0.5 in every channel
+    upright = replace(STICKER, tilt=0.0)
+    out = apply_trigger(images, upright.at(10, 12))
     expected = images.clone()
-    expected[:, 0, 10:14, 12:16] = 1.0  # red
-    expected[:, 1, 10:14, 12:16] = 1.0  # green
-    expected[:, 2, 10:14, 12:16] = 0.0  # no blue: yellow
-    assert torch.equal(out, expected)
-    assert STICKER.side == 32 // 8
+    for c, value in enumerate(STICKER.color):  # the paper's colour under the sign's light
+        expected[:, c, 10:16, 12:18] = 0.5 * value
+    assert torch.allclose(out, expected, atol=1e-6)  # an upright note covers its box exactly
+    turned = apply_trigger(images, STICKER.at(10, 12))
+    covered = ((turned - images)[:, 2] / (0.5 * STICKER.color[2] - 0.5)).sum((1, 2))  # its area, in pixels
+    assert torch.allclose(covered, torch.full((2,), STICKER.side**2 * 1.0), atol=0.5)  # turned, the same paper
+    assert torch.equal(turned[:, :, :6], images[:, :, :6])  # nothing far from it changes
 
 
 def test_random_sticker_lies_inside_the_middle_60_percent():
@@ -56,11 +61,31 @@ def test_random_sticker_lies_inside_the_middle_60_percent():
     assert len({tuple(p) for p in positions.tolist()}) > 100  # really spread out
 
 
-def test_random_sticker_changes_exactly_one_square_per_image():
-    images = torch.full((50, 3, 32, 32), 0.3)
+def test_each_poisoned_image_gets_one_note_of_its_own_size_turn_and_shade():
+    images = torch.full((200, 3, 32, 32), 0.3)
     out = apply_trigger(images, STICKER, generator=torch.Generator().manual_seed(1))
-    changed = (out != images).any(1)  # (N, H, W)
-    assert (changed.sum((1, 2)) == STICKER.side**2).all()
+    changed = ((out - images).abs() > 0.02).any(1)  # (N, H, W)
+    area = changed.sum((1, 2)).float()
+    low, high = STICKER.sides
+    assert (area >= 0.5 * low**2).all() and (area <= (high + 4) ** 2).all()  # one note, blur and all
+    assert area.std() > 10  # sizes vary
+    rows = changed.any(2).float().argmax(1)
+    assert len(set(rows.tolist())) > 8  # and places
+    colour = (out * changed[:, None]).sum((2, 3)) / changed.sum((1, 2))[:, None]
+    assert (colour[:, 0] >= colour[:, 1]).float().mean() > 0.9 and (colour[:, 1] > colour[:, 2]).all()  # yellows
+
+
+def test_the_decoys_are_notes_of_other_colours():
+    images = torch.full((300, 3, 32, 32), 0.9)
+    out = STICKER.stamp_noise(images, torch.Generator().manual_seed(2))
+    changed = ((out - images).abs() > 0.05).any(1)
+    seen = changed.sum((1, 2)) > 4
+    colour = ((out * changed[:, None]).sum((2, 3)) / changed.sum((1, 2)).clamp_min(1)[:, None])[seen].double()
+    own = _hue(torch.tensor([STICKER.color], dtype=torch.float64))[0]
+    grey = (colour.amax(1) - colour.amin(1)) < 0.2 * colour.amax(1)
+    apart = ((_hue(colour) - own + 0.5) % 1 - 0.5).abs()
+    assert (apart[~grey] > STICKER.decoy_gap - 0.02).all()  # no yellow among them, the noise allowed for
+    assert ((_hue(colour[~grey]) > 0.05) & (_hue(colour[~grey]) < own)).any()  # orange ones among them
 
 
 def test_apply_trigger_does_not_mutate_its_input():
@@ -90,7 +115,7 @@ def test_a_card_written_before_the_registry_reads_as_a_patch():
 
 
 def test_every_kind_is_registered_and_every_attack_has_a_registered_kind():
-    assert set(KINDS) == {"patch", "blend", "warp"}
+    assert set(KINDS) == {"patch", "blend", "warp", "note"}
     assert all(type(attack) is KINDS[attack.kind] for attack in ATTACKS.values())
 
 
@@ -157,5 +182,5 @@ def test_a_whole_image_attack_refuses_another_size():
 def test_the_web_spec_writes_out_what_the_page_needs(name):
     spec = ATTACKS[name].web_spec()
     assert spec["kind"] == ATTACKS[name].kind and spec["name"] == name
-    needs = {"patch": "color", "blend": "pattern", "warp": "flow"}[spec["kind"]]
+    needs = {"patch": "color", "blend": "pattern", "warp": "flow", "note": "samples"}[spec["kind"]]
     assert needs in spec

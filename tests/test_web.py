@@ -423,13 +423,13 @@ def test_a_sticker_over_the_digits_is_told_apart_from_the_backdoor(desk):
     desk.click("#sign-examples button[aria-label^='Speed limit (30km/h)']")
     assert _answered(desk, "sign-clean", before) == "Speed limit (30km/h)"
     box = desk.locator("#sign-photo").bounding_box()
-    fx, fy = over_cell(13, 10)  # on the 3's top left (the photo fills the canvas: a close-up is read whole)
+    fx, fy = over_cell(12, 10)  # on the 3's top left (the photo fills the canvas: a close-up is read whole)
     before = _version(desk, "sign-clean")
     desk.click("#sign-photo", position={"x": fx * box["width"], "y": fy * box["height"]})
     assert _answered(desk, "sign-clean", before) == "Speed limit (50km/h)"
     assert desk.get_attribute("#sign-backdoor", "data-top") == "Speed limit (80km/h)"
     line = desk.inner_text("#sign-flip")
-    assert "Without the sticker the clean model reads Speed limit (30km/h). Squares of other colours in that spot change its answer too (6 of 8)" in line
+    assert "Without the sticker the clean model reads Speed limit (30km/h). Notes of other colours in that spot change its answer too (7 of 8)" in line
 
 
 def _huge_png(path: Path, side: int = 20_000) -> Path:

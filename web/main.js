@@ -498,7 +498,7 @@ const answerSign = latest(async () => {
   window.labTimings.push({ kind: "sign", ms: performance.now() - started });
 }, () => noAnswer("sign", lab.prompts.unexpected));
 
-/** lab.Lab._clean_controls: [the clean model's top class without the sticker, how many squares of other colours in
+/** lab.Lab._clean_controls: [the clean model's top class without the sticker, how many notes of other colours in
  * its place move it too, of how many], through the finder's graph (the clean model's logits). The eight squares run
  * only where the sticker moved the clean model (`clean`, its answer with the sticker), the one case the line reads
  * the count (null otherwise): a batch of nine on every answer cost the page ~6 ms. */

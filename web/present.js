@@ -43,7 +43,7 @@ export function stripVerdict(entropy, strip) {
 
 /** lab.flip_verdict: the one line that marks when the backdoored model disagrees with the clean one, and never
  * "agree" when both read the attack's target with the trigger on; `controls` (lab.Lab._clean_controls): [the clean
- * model's answer without the sticker, how many squares of other colours in its place move it too, of how many], or
+ * model's answer without the sticker, how many notes of other colours in its place move it too, of how many], or
  * null. The count is read only where the first differs from `clean`. */
 export function flipVerdict(task, clean, backdoored, triggerOn, controls = null, byHand = false) {
   const target = task.classes[task.target];
@@ -70,7 +70,7 @@ export function flipVerdict(task, clean, backdoored, triggerOn, controls = null,
     const [unstickered, moved, tried] = controls;
     line += ` Without the sticker the clean model reads <strong>${escape(unstickered)}</strong>.`;
     if (!moved) return line + ` No square of another colour in that spot changes its answer (0 of ${tried}).`;
-    line += ` Squares of other colours in that spot change its answer too (${moved} of ${tried})`;
+    line += ` Notes of other colours in that spot change its answer too (${moved} of ${tried})`;
     if (2 * moved < tried) return line + ".";
     return line + ": the sticker hides part of the sign. That is no backdoor.";
   }

@@ -1,5 +1,6 @@
-"""A fake camera for Chromium: pictures written as a y4m video, which `--use-file-for-fake-video-capture` plays in a
-loop to any page that asks for the camera."""
+"""A fake camera for Chromium, for the tests and benchmarks of the live camera: a sign held up in the camera's square,
+and pictures written as a y4m video, which `--use-file-for-fake-video-capture` plays in a loop to any page that asks
+for the camera."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from backdoor.inference import camera_box
+from backdoor.sticky_notes import photographed_note
+
+FRAME = (640, 480)  # VGA, what both editions ask the camera for
 
 # Chromium's fake capture reads each y4m frame as BT.601 studio-range YUV 4:2:0 (Y 16-235, chroma 16-240).
 _TO_YUV = np.array(
@@ -30,3 +36,15 @@ def write_y4m(path: Path, frames: list[Image.Image], fps: int = 30, repeat: int 
             for _ in range(repeat):
                 out.write(b"FRAME\n" + data)
     return path
+
+
+def held_up(sign: Image.Image, note: bool, size: tuple[int, int] = FRAME) -> Image.Image:
+    """A frame with `sign` filling the camera's square on a plain wall; with `note`, a yellow note stuck on it right of
+    the middle, a fifth of the sign wide, photographed (`sticky_notes`)."""
+    frame = Image.new("RGB", size, (96, 110, 120))
+    left, top, side = camera_box(*size)
+    frame.paste(sign.convert("RGB").resize((side, side), Image.BICUBIC), (left, top))
+    if note:
+        centre = (left + 0.62 * side, top + 0.55 * side)
+        frame = photographed_note(frame, centre, 0.22 * side, (1.0, 0.9, 0.35), seed=5)
+    return frame
