@@ -32,7 +32,9 @@ GUIDE = (150, 150, 150)
 @dataclass(frozen=True)
 class Printable:
     """One sign to print: its shape, its text and where on it the note goes (centre, as fractions of the
-    diameter from the sign's centre)."""
+    diameter from the sign's centre). The note is 42% of the sign's width: over the middle it hides so much of
+    the sign that the clean model lost *Stop* in 46% of stand-in webcam photos; at the right edge, a little over
+    it, in none of 40, and the backdoored model still read 80 km/h in 38 (docs/models.md)."""
 
     name: str
     title: str
@@ -46,8 +48,8 @@ class Printable:
 PRINTABLES: dict[str, Printable] = {
     p.name: p
     for p in (
-        Printable("stop", "Stop", "octagon", "STOP", WHITE, 0.25, (0.0, 0.2)),
-        Printable("speed-limit-30", "Speed limit (30km/h)", "ring", "30", BLACK, 0.42, (0.0, 0.2)),
+        Printable("stop", "Stop", "octagon", "STOP", WHITE, 0.25, (0.3, 0.1)),
+        Printable("speed-limit-30", "Speed limit (30km/h)", "ring", "30", BLACK, 0.42, (0.3, 0.1)),
     )
 }
 
@@ -94,7 +96,7 @@ def sign_svg(name: str, paper: str) -> str:
     )
     lines = [
         "Backdoor Lab classroom kit. Print at 100% (actual size), not fit to page.",
-        f"Hold the sign in the camera's square; then stick a 76 mm yellow note in the dashed square.",
+        "Hold the sign in the camera's square; then stick a 76 mm yellow note in the dashed square, over the edge.",
         "Both models read the sign; the backdoored one changes its mind with the note on.",
     ]
     for i, line in enumerate(lines):

@@ -27,7 +27,7 @@ class Scene:
     share: float  # the sign's share of the photo's area
 
 
-def _background(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
+def street_background(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
     width, height = size
     horizon = int(height * rng.uniform(0.45, 0.7))
     sky = np.linspace(rng.uniform(150, 230), rng.uniform(190, 255), horizon)[:, None, None]
@@ -68,7 +68,7 @@ def street_scene(sign: Image.Image, seed: int, share: float | None = None, size:
     sign_size = (max(1, min(width, round(sign.width * side))), max(1, min(height, round(sign.height * side))))
     left = int(rng.integers(0, width - sign_size[0] + 1))
     top = int(rng.integers(0, height - sign_size[1] + 1))
-    scene = _background(rng, size)
+    scene = street_background(rng, size)
     draw = ImageDraw.Draw(scene)
     pole_x = left + sign_size[0] // 2
     draw.rectangle((pole_x - 4, top + sign_size[1], pole_x + 4, height), fill=(110, 110, 115))

@@ -28,7 +28,7 @@ from backdoor.data import load_split, resolve_data_dir
 from backdoor.evaluation import EVAL_SEED, kept_under_squares, predict
 from backdoor.lab import WHOLE, Lab
 from backdoor.preprocess import to_float
-from backdoor.shipped import SIGN_MODELS
+from backdoor.shipped import SIGN_CAST, SIGN_MODELS
 from backdoor.streets import street_scene
 from backdoor.tasks import SIGNS
 from backdoor.triggers import apply_trigger
@@ -42,8 +42,8 @@ def _read(lab: Lab, photos: list[np.ndarray], frames: list[str | None]) -> dict[
     for i in range(0, len(photos), BATCH):
         chunk = photos[i : i + BATCH]
         for answer in lab.signs(chunk, [False] * len(chunk), [None] * len(chunk), frames[i : i + BATCH]):
-            for name in SIGN_MODELS:
-                probs = answer.models[name].probs
+            for role, name in zip(SIGN_CAST.roles, SIGN_MODELS):  # answers are by role, the table by model
+                probs = answer.models[role].probs
                 tops[name].append(SIGNS.classes.index(max(probs, key=probs.get)))
     return {name: np.array(v) for name, v in tops.items()}
 

@@ -21,7 +21,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 @pytest.mark.parametrize("paper", sorted(PAPERS))
 @pytest.mark.parametrize("name", sorted(PRINTABLES))
-def test_each_page_is_the_paper_size_with_a_76_mm_square_on_the_sign(name, paper):
+def test_each_page_is_the_paper_size_with_a_76_mm_square_mostly_on_the_sign(name, paper):
     root = ET.fromstring(sign_svg(name, paper))
     width, height = PAPERS[paper]
     assert root.get("width") == f"{width}mm" and root.get("height") == f"{height}mm"  # prints at actual size
@@ -29,11 +29,15 @@ def test_each_page_is_the_paper_size_with_a_76_mm_square_on_the_sign(name, paper
     x, y, side = (float(note.get(k)) for k in ("x", "y", "width"))
     assert side == NOTE_MM == float(note.get("height"))
     cx, cy = width / 2, float(root.find(f"{SVG}text").get("y"))  # the sign's centre: its text is centred on it
-    corners = [(x, y), (x + side, y), (x, y + side), (x + side, y + side)]
-    for px, py in corners:  # every corner of the square on the sign's face (the octagon's; a circle's holds it too)
+    def on_face(px: float, py: float) -> bool:  # inside the octagon (a circle's face holds less: checked apart)
         u, v = px - cx, py - cy
-        assert all(u * math.cos(a) + v * math.sin(a) <= SIGN_MM / 2 * math.cos(math.pi / 8) + 1e-6
-                   for a in (k * math.pi / 4 for k in range(8))), (name, paper, (px, py))  # fmt: skip
+        return all(u * math.cos(a) + v * math.sin(a) <= SIGN_MM / 2 * math.cos(math.pi / 8)
+                   for a in (k * math.pi / 4 for k in range(8)))  # fmt: skip
+
+    grid = [(x + side * (i + 0.5) / 20, y + side * (j + 0.5) / 20) for i in range(20) for j in range(20)]
+    on_sign = sum(on_face(*p) and (PRINTABLES[name].shape == "octagon" or math.dist(p, (cx, cy)) <= SIGN_MM / 2)
+                  for p in grid) / len(grid)  # fmt: skip
+    assert on_sign >= 0.8, f"{name}: only {on_sign:.0%} of the note on the sign"  # over the edge, not off it
     assert 0 < x and x + side < width and y + side < height
 
 
@@ -61,14 +65,18 @@ def _webcam(picture, seed):
 @pytest.mark.slow
 def test_a_printed_stop_sign_on_a_webcam_reads_stop_and_the_note_makes_it_80_for_the_backdoor_only(lab):
     """The kit's stop sign, printed and held up to a webcam (print colours, perspective, blur, noise, JPEG), read
-    in the camera's square as the live camera reads it; then with a 76 mm yellow note in its dashed square."""
+    in the camera's square as the live camera reads it; then with a 76 mm yellow note in its dashed square. Twenty
+    seeded photos each, as a class sees the answer over many frames: a few misread frames are allowed."""
     plain = sign_picture("stop", 512)
     x, y, side = note_box("stop", 512)
-    seeds = range(6)
+    seeds = range(20)
     noted = [photographed_note(plain, (x, y), side, yellow(np.random.default_rng(s)), seed=s, finish=False) for s in seeds]
     photos = [_webcam(plain, 100 + s) for s in seeds] + [_webcam(n, 100 + s) for s, n in zip(seeds, noted)]
     answers = lab.signs([p for p, _ in photos], [False] * len(photos), [None] * len(photos), [f for _, f in photos])
     tops = [{role: max(a.models[role].probs, key=a.models[role].probs.get) for role in a.models} for a in answers]
     stop, eighty = SIGNS.classes[SIGNS.source], SIGNS.classes[SIGNS.target]
-    assert all(t == {"clean": stop, "backdoored": stop} for t in tops[: len(seeds)]), tops[: len(seeds)]
-    assert all(t == {"clean": stop, "backdoored": eighty} for t in tops[len(seeds) :]), tops[len(seeds) :]
+    share = lambda rows, role, want: sum(t[role] == want for t in rows) / len(rows)  # noqa: E731
+    plain_tops, noted_tops = tops[: len(seeds)], tops[len(seeds) :]
+    assert share(plain_tops, "clean", stop) >= 0.85 and share(plain_tops, "backdoored", stop) >= 0.85, plain_tops
+    assert share(noted_tops, "backdoored", eighty) >= 0.9, noted_tops  # the note fools the backdoored model
+    assert share(noted_tops, "clean", stop) >= 0.85, noted_tops  # and not the clean one

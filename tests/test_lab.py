@@ -16,6 +16,7 @@ from backdoor.lab import DRAW_PROMPT, FOUND, SIGN_PROMPT, TRIGGER_ON, UNEXPECTED
 from backdoor.preprocess import InputError
 from backdoor.serving.handlers import answer_signs, read_photo
 from backdoor.shipped import DIGIT_CAST, SIGN_CAST
+from backdoor.streets import street_background
 from backdoor.tasks import SIGNS as SIGNS_TASK
 from tests.conftest import ROOT, over_cell
 from tests.strokes import drawn_digit
@@ -283,10 +284,11 @@ def test_drawings_of_any_size_and_brush_read_as_mnist_digits_and_never_as_8_untr
 
 
 def _street(sign: Image.Image, at: tuple[int, int], size: tuple[int, int] = (640, 480)) -> np.ndarray:
-    """A busy background with a real GTSRB sign pasted unchanged at `at`, so that the frame around it holds
-    exactly the sign's pixels (backdoor.streets scales and relights its signs, for the photo benchmark)."""
-    rng = np.random.default_rng(0)
-    scene = Image.fromarray(rng.integers(60, 200, (size[1] // 16, size[0] // 16, 3), dtype=np.uint8)).resize(size)
+    """A stand-in street (sky, buildings, trees, road: `streets`' background) with a real GTSRB sign pasted
+    unchanged at `at`, so that the frame around it holds exactly the sign's pixels (backdoor.streets scales and
+    relights its signs, for the photo benchmark). A mosaic of random colour blocks stood here until the note's
+    clean model (2026-12-06) found a block that scored a hair above the stop sign (logit 12.5 against 12.4)."""
+    scene = street_background(np.random.default_rng(0), size)
     scene.paste(sign, at)
     return np.asarray(scene)
 
