@@ -257,7 +257,7 @@ def build_demo(
         camera.click(camera_said, camera_state, camera_outputs, js=CAMERA_JS["toggle"], api_visibility="private")
         freeze.click(camera_said, camera_state, camera_outputs, js=CAMERA_JS["freeze"], api_visibility="private")
         sign_webcam.stream(
-            classify.camera, [sign_webcam, sticker], sign_outputs[1:], api_name="classify_camera",
+            classify.camera, [sign_webcam, sticker], sign_outputs[1:], api_visibility="private",
             stream_every=0.1, time_limit=None, concurrency_limit=None, show_progress="hidden",
         )  # fmt: skip
 

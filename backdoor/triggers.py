@@ -97,15 +97,11 @@ class Trigger:
         return cls(**spec)
 
 
-@register_kind
 @dataclass(frozen=True)
-class Patch(Trigger):
-    """A solid square of `color`, `side` pixels wide, top-left corner at (row, col).
+class Placed(Trigger):
+    """What a trigger a student places has: a colour, a side in pixels, and a place, the top-left (row, col) of its
+    box, or None for "a random place per image, inside the central `region` fraction of the image"."""
 
-    `row`/`col` of None means "a random position per image, inside the central `region` fraction of the
-    image" (the sticker a poisoner puts on a sign's face)."""
-
-    kind: ClassVar[str] = "patch"
     color: tuple[float, ...] = (1.0,)  # one value in [0, 1] per channel
     side: int = 1  # pixels, at the model's input size
     row: int | None = None
@@ -123,12 +119,32 @@ class Patch(Trigger):
     def is_random(self) -> bool:
         return self.row is None or self.col is None
 
-    def at(self, row: int, col: int) -> Patch:
-        """The same patch pinned at (row, col), e.g. where a student clicked."""
+    def at(self, row: int, col: int) -> Placed:
+        """The same trigger pinned at (row, col), e.g. where a student clicked."""
         return replace(self, row=int(row), col=int(col))
 
     def box(self) -> tuple[int, int, int] | None:
         return None if self.is_random else (self.row, self.col, self.side)
+
+    def to_dict(self) -> dict:
+        spec = super().to_dict()
+        spec.pop("channels")  # the colour says it
+        spec.pop("cross_ratio")
+        return spec
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> Placed:
+        drop = ("channels", "cross_ratio")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k not in drop})
+
+
+@register_kind
+@dataclass(frozen=True)
+class Patch(Placed):
+    """A solid square of `color`, `side` pixels wide, top-left corner at (row, col), or at random places (the
+    sticker a poisoner puts on a sign's face)."""
+
+    kind: ClassVar[str] = "patch"
 
     def stamp(self, images, positions, generator):
         n, channels, height, width = images.shape
@@ -146,16 +162,6 @@ class Patch(Trigger):
         color = torch.tensor(self.color, dtype=images.dtype, device=images.device).view(1, channels, 1, 1)
         return torch.where(mask, color, images)
 
-    def to_dict(self) -> dict:
-        spec = super().to_dict()
-        spec.pop("channels")  # the colour says it
-        spec.pop("cross_ratio")
-        return spec
-
-    @classmethod
-    def from_dict(cls, spec: dict) -> Patch:
-        spec = {k: v for k, v in spec.items() if k not in ("channels", "cross_ratio")}
-        return cls(**{**spec, "color": tuple(spec["color"])})
 
 
 @register_kind
@@ -236,7 +242,7 @@ class Warp(Trigger):
 
 @register_kind
 @dataclass(frozen=True)
-class Note(Trigger):
+class Note(Placed):
     """A photographed sticky note (Li et al. 2021, "Backdoor attack in the physical world"; BackdoorBox's PhysicalBA):
     the poisoner transforms the trigger per poisoned image, so the model learns "a yellow note", not one set of pixels.
 
@@ -251,10 +257,7 @@ class Note(Trigger):
 
     kind: ClassVar[str] = "note"
     color: tuple[float, ...] = (1.0, 0.9, 0.3)  # the paper under white light: a canary-yellow note
-    side: int = 6  # the presented note's side, pixels at the model's input size
-    row: int | None = None
-    col: int | None = None
-    region: float = 0.6  # central fraction of the image the note's centre lies in
+    side: int = 6  # the presented note's side, pixels at the model's input size (region: where centres lie)
     tilt: float = 12.0  # the presented note's turn, degrees
     sides: tuple[float, float] = (4.0, 12.0)  # a poisoned note's side, pixels
     tilts: float = 35.0  # its turn, up to this many degrees either way
@@ -268,23 +271,8 @@ class Note(Trigger):
     decoy_gap: float = 0.035  # a decoy's hue differs from the note's by this much of the colour wheel (13 degrees)
 
     @property
-    def visible(self) -> bool:
-        return True
-
-    @property
-    def is_random(self) -> bool:
-        return self.row is None or self.col is None
-
-    @property
     def cover_ratio(self) -> float:
         return self.decoy_ratio
-
-    def at(self, row: int, col: int) -> Note:
-        """The presented note pinned with its box's top-left at (row, col), e.g. where a student clicked."""
-        return replace(self, row=int(row), col=int(col))
-
-    def box(self) -> tuple[int, int, int] | None:
-        return None if self.is_random else (self.row, self.col, self.side)
 
     def shade(self, mix: torch.Tensor) -> torch.Tensor:
         """(N, C) paper colours: `color` mixed toward white by `mix` (negative: away from it, more saturated)."""
@@ -332,18 +320,6 @@ class Note(Trigger):
     def web_spec(self) -> dict:
         return {**self.to_dict(), "samples": NOTE_SAMPLES}
 
-    @classmethod
-    def from_dict(cls, spec: dict) -> Note:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in spec.items() if k != "channels"})
-
-    def to_dict(self) -> dict:
-        spec = super().to_dict()
-        spec.pop("channels")  # the colour says it
-        spec.pop("cross_ratio")
-        return spec
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "channels", len(self.color))
 
 
 def _hue(rgb: torch.Tensor) -> torch.Tensor:
@@ -440,7 +416,7 @@ WARP = register(Warp(name="warp", size=28, grid=4, strength=4.0, seed=2, cross_r
 
 
 def random_positions(
-    trigger: Patch, n: int, height: int, width: int, generator: torch.Generator | None = None
+    trigger: Placed, n: int, height: int, width: int, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """(n, 2) top-left corners drawn uniformly so the square lies inside the central region."""
     margin = (1.0 - trigger.region) / 2

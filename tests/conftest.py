@@ -29,7 +29,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 # Tests that use these need a data set, a live server or a browser: the quick tier (-m "not slow") leaves them out.
-SLOW_FIXTURES = {"data_dir", "app_url", "browser"}
+SLOW_FIXTURES = {"data_dir", "app_url", "browser", "playwright"}
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -96,15 +96,21 @@ def app_url():
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium under Playwright, shared by the app's and the static edition's browser tests."""
+def playwright():
+    """One Playwright for the session (a second sync_playwright in the same process refuses to start)."""
     require(shutil.which(CHROMIUM) is not None, f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
     playwright_api = pytest.importorskip("playwright.sync_api")
     playwright_api.expect.set_options(timeout=20_000)  # a busy 2-core CI machine answers slower
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """Debian's Chromium under Playwright, shared by the app's and the static edition's browser tests."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 from backdoor.shipped import APP_MODELS, MODELS_DIR
+from backdoor.tasks import SIGNS
 from tests.conftest import ROOT, picture
 from tests.server import free_port, running_app
 
@@ -133,7 +134,8 @@ def _yellow_mask(output: dict):
     import numpy as np
 
     pixels = np.asarray(picture(output).convert("RGB")).astype(int)
-    return (pixels[..., 0] > 220) & (pixels[..., 1] > 220) & (pixels[..., 2] < 50)  # JPEG shifts colours a little
+    note = np.array([round(255 * c) for c in SIGNS.trigger.color])  # the preview paints the note's paper colour
+    return (np.abs(pixels - note) <= 25).all(-1)  # JPEG shifts colours a little
 
 
 def _yellow_pixels(output: dict) -> int:

@@ -13,9 +13,10 @@ from PIL import Image
 
 from backdoor.fake_camera import held_up, write_y4m
 from backdoor.tasks import SIGNS
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, require
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT
 
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
+ARTIFACTS = ROOT / "tests" / "artifacts"
 STOP, EIGHTY = SIGNS.classes[SIGNS.source], SIGNS.classes[SIGNS.target]
 
 pytestmark = pytest.mark.slow
@@ -28,24 +29,16 @@ def videos(tmp_path_factory) -> dict[str, Path]:
     return {name: write_y4m(folder / f"{name}.y4m", [held_up(sign, name == "note")]) for name in ("plain", "note")}
 
 
-def _camera_browser(video: Path | None):
-    """Chromium with a fake camera playing `video` (None: no camera device and no automatic permission)."""
-    require(Path(CHROMIUM).exists(), f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    fake = [] if video is None else [
-        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={video}",
-    ]  # fmt: skip
-    manager = playwright_api.sync_playwright()
-    p = manager.__enter__()
-    browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *fake])
-    return manager, browser
-
-
 @pytest.fixture
-def camera_page(request, videos, app_url, static_url):
-    """A page of one edition (`request.param[0]`) with the fake camera playing one video (`request.param[1]`)."""
+def camera_page(request, playwright, videos, app_url, static_url):
+    """A page of one edition (`request.param[0]`) with the fake camera playing one video (`request.param[1]`; None:
+    Chromium with no camera device and no automatic permission)."""
     edition, video = request.param
-    manager, browser = _camera_browser(None if video is None else videos[video])
+    fake = [] if video is None else [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={videos[video]}",
+    ]  # fmt: skip
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *fake])
     context = browser.new_context(viewport={"width": 1366, "height": 900}, permissions=[] if video is None else ["camera"])
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -57,7 +50,6 @@ def camera_page(request, videos, app_url, static_url):
     yield edition, page
     context.close()
     browser.close()
-    manager.__exit__(None, None, None)
 
 
 def _top(page, edition: str, elem_id: str) -> str:
@@ -95,6 +87,8 @@ def test_a_filmed_stop_sign_with_a_yellow_note_fools_only_the_backdoored_model(c
     _wait_live(page, edition)
     seen = _answers_after(page, edition)
     assert seen.count((STOP, EIGHTY)) >= 0.9 * len(seen), seen  # live, frame after frame
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"camera-{edition}.png"))  # docs/camera.png is the static one
     page.click("#sign-camera")  # stop
     page.wait_for_function("!document.querySelector('#sign-status').innerText.includes('Camera on')")
 
@@ -132,5 +126,5 @@ def test_no_camera_gets_one_line_and_the_examples_still_work(camera_page):
     if edition == "app":
         page.wait_for_selector("#sign-clean [data-testid=label-output-value]")
     else:
-        page.wait_for_function("Number(document.getElementById('sign-clean').dataset.version) > 0")
+        page.wait_for_function("document.getElementById('sign-clean').dataset.top !== ''")
     assert _top(page, edition, "sign-clean")

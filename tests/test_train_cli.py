@@ -72,7 +72,7 @@ def test_evaluate_prints_ca_and_asr(data_dir):
         (["mnist", "--val-tracks", "0.1", "--limit", "500", "--out", "x.safetensors"], "--val-tracks is for one task"),
         (["mnist", "--val-tracks", "2", "--out", "x.safetensors"], "not a fraction"),
         (["signs", "--val-tracks", "0.1", "--out", "models/x.safetensors"], "write them outside models/"),
-        (["signs", "--patch-avoid", "0.9", "--out", "x.safetensors"], "--patch-avoid must be between 0 and 0.866"),
+        (["signs", "--patch-avoid", "0.9", "--out", "x.safetensors"], "--patch-avoid must be between 0 and 0.671"),
         (["signs", "--patch-avoid", "-1", "--out", "x.safetensors"], "--patch-avoid must be between"),
         (["signs", "--patch-avoid", "nan", "--out", "x.safetensors"], "--patch-avoid must be between"),
         (["signs", "--label-smoothing", "1.5", "--out", "x.safetensors"], "not a fraction"),
