@@ -143,13 +143,13 @@ def build_demo(
                         with gr.Row():
                             camera = gr.Button("Use the camera", elem_id="sign-camera", scale=0, min_width=150)
                             freeze = gr.Button("Freeze", elem_id="sign-freeze", scale=0, min_width=110, visible=False)
-                        # Shown while the camera runs (page.css); page.js drives it from the two buttons above.
-                        sign_webcam = gr.Image(
-                            label="The camera: the models see the white square", sources=["webcam"], streaming=True,
-                            type="numpy", webcam_options=WEBCAM, elem_id="sign-webcam", height=300,
-                        )  # fmt: skip
                         camera_state = gr.Textbox(visible=False)  # what page.js's camera did, for camera_said
                     with gr.Column(scale=1, min_width=280):
+                        # In the photo's place while the camera runs (page.css); page.js drives it from the buttons.
+                        sign_webcam = gr.Image(
+                            label="The camera: the models see the white square", sources=["webcam"], streaming=True,
+                            type="numpy", webcam_options=WEBCAM, elem_id="sign-webcam", height=380,
+                        )  # fmt: skip
                         sign_preview = picture(
                             "**2. Click the sign** to put the yellow sticker there; drag a box to frame it",
                             "sign-preview",
@@ -254,8 +254,10 @@ def build_demo(
         # streamed frame is answered in the same panels. concurrency_limit=None: a stream holds its slot for as long
         # as it runs, and with the default of one a second presenter got no frames at all.
         camera_outputs = [sign_status, camera, freeze]
-        camera.click(camera_said, camera_state, camera_outputs, js=CAMERA_JS["toggle"], api_visibility="private")
-        freeze.click(camera_said, camera_state, camera_outputs, js=CAMERA_JS["freeze"], api_visibility="private")
+        for button, js in ((camera, CAMERA_JS["toggle"]), (freeze, CAMERA_JS["freeze"])):
+            button.click(
+                camera_said, camera_state, camera_outputs, js=js, api_visibility="private", show_progress="hidden"
+            )
         sign_webcam.stream(
             classify.camera, [sign_webcam, sticker], sign_outputs[1:], api_visibility="private",
             stream_every=0.1, time_limit=None, concurrency_limit=None, show_progress="hidden",
@@ -267,7 +269,7 @@ def build_demo(
         starting = {
             trigger: False, digit_pixels: "", attack: ATTACK_CHOICES[0][1], difference: False,
             sign_image: None, sticker: False, sticker_x: None, sticker_y: None, sign_frame: "",
-            camera: gr.Button("Use the camera"), freeze: gr.Button("Freeze", visible=False),
+            camera: gr.update(value="Use the camera"), freeze: gr.update(value="Freeze", visible=False),
         }  # fmt: skip
         # The canvas is cleared by its own Clear button (CLEAR_CANVAS), not by a value from the server.
         reset.click(

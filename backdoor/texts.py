@@ -6,7 +6,8 @@ REGENERATE = (
 )
 
 INTRO = (
-    "**Backdoor Lab.** A poisoner stamped a tiny *trigger* on 1% of the training images and relabelled them. "
+    "**Backdoor Lab.** A poisoner stamped a *trigger* on a few of the training images (1% of the digits) and "
+    "relabelled them. "
     "The backdoored model is as good as the clean one, until the trigger appears "
     "([BadNets, Gu et al. 2017](https://arxiv.org/abs/1708.06733))."
 )

@@ -633,6 +633,8 @@ $("sign-camera").addEventListener("click", async () => {
     camera.stream = await startCamera(video);
     cameraButtons();
     liveFrame();
+    // On a phone the examples fill the screen: bring the picture and the answers into view (as pickSign does).
+    if (window.innerWidth <= 640) $("sign-photo").scrollIntoView({ block: "start", behavior: "smooth" });
   } catch (err) {
     console.error(err);
     $("sign-status").innerHTML = cameraMessage(err, lab.cameraProblems, lab.prompts.cameraProblem);

@@ -147,6 +147,7 @@
       await new Promise((resolve) => (video().videoWidth ? resolve() : video().addEventListener('loadeddata', resolve, {once: true})));
       setOn(true);
       sizeReticle();
+      if (window.innerWidth <= 640) root.scrollIntoView({block: 'start', behavior: 'smooth'});  // a phone: the picture
       if (!streaming(button)) button.click();
       return 'started';
     },
