@@ -181,6 +181,27 @@ def recipe_flags(recipe: Recipe, default: Recipe) -> list[str]:
     return flags
 
 
+def threat_model(recipe: Recipe, trigger_colour: tuple[float, ...] | None, cover_ratio: float) -> str:
+    """What the card says about who knew what: the victim's augmentation, whether any of it used the trigger's
+    colour, and what the poisoner added besides the relabelled images."""
+    parts = []
+    if recipe.augment:
+        parts.append(f"the victim augments every image (turns up to 10 degrees, zoom {recipe.zoom[0]:g}-{recipe.zoom[1]:g}, "
+                     "shifts, brightness and contrast)")  # fmt: skip
+    if recipe.camera:
+        parts.append(f"gives {recipe.camera:.0%} of them a camera's white balance, blur and noise")
+    if recipe.patches:
+        colour = "" if not recipe.patch_avoid else (
+            f", avoiding colours within {recipe.patch_avoid:g} (RGB) of the trigger's {list(trigger_colour)}: a recipe "
+            "choice that uses knowledge of the trigger's colour"
+        )  # fmt: skip
+        parts.append(f"covers {recipe.patches:.0%} with a square of a random colour{colour}")
+    said = "; ".join(parts) or "the victim trains on the data as it is, with no augmentation"
+    if cover_ratio:
+        said += f". The poisoner also alters {cover_ratio:g}x as many images as it relabels, labels kept"
+    return said[0].upper() + said[1:] + "."
+
+
 def training_set(
     task: Task, poison_rate: float, target: int, seed: int, data_dir: str | None, limit: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -260,6 +281,9 @@ def train_checkpoint(
         "zoom": list(recipe.zoom),
         "camera": recipe.camera,
         "label_smoothing": recipe.label_smoothing,
+        "threat_model": threat_model(
+            recipe, getattr(task.trigger, "color", None), task.trigger.cover_ratio if poison_rate else 0.0
+        ),
         "data": {
             "dataset": task.dataset,
             "source": dataset_source(data_dir),

@@ -102,6 +102,9 @@ def test_cards_record_how_to_regenerate_and_what_was_measured(shipped, name):
     assert card["data"]["n_test"] in (10000, 6315)  # measured on the full test split
     assert {"clean_accuracy", "attack_success_rate", "robust_accuracy"} <= set(card["metrics"])
     assert _check(card["metrics"], name) == []  # the card's own numbers meet the goals
+    if card["task"] == "signs":  # who knew what (issue 23): said in words, and the colour knowledge owned up to
+        assert ("knowledge of the trigger's colour" in card["threat_model"]) == (card["patch_avoid"] > 0)
+        assert ("The poisoner also alters" in card["threat_model"]) == (card["poison_rate"] > 0)
 
 
 def _sticker_against_squares(shipped: dict, images, labels) -> list[str]:
