@@ -253,13 +253,15 @@ def build_demo(
         # The live camera: page.js starts, freezes and stops Gradio's webcam (CAMERA_JS) and says what happened; each
         # streamed frame is answered in the same panels. concurrency_limit=None: a stream holds its slot for as long
         # as it runs, and with the default of one a second presenter got no frames at all.
-        camera_outputs = [sign_status, camera, freeze]
+        # Freeze pauses the video and the stream goes on answering that one frame, so the sticker box still works
+        # on it; camera_state tells each frame's answer which status line is due (none once the camera stopped).
+        camera_outputs = [camera_state, sign_status, camera, freeze]
         for button, js in ((camera, CAMERA_JS["toggle"]), (freeze, CAMERA_JS["freeze"])):
             button.click(
                 camera_said, camera_state, camera_outputs, js=js, api_visibility="private", show_progress="hidden"
             )
-        sign_webcam.stream(
-            classify.camera, [sign_webcam, sticker], sign_outputs[1:], api_visibility="private",
+        streaming = sign_webcam.stream(
+            classify.camera, [sign_webcam, sticker, camera_state], sign_outputs[1:], api_visibility="private",
             stream_every=0.1, time_limit=None, concurrency_limit=None, show_progress="hidden",
         )  # fmt: skip
 
@@ -270,13 +272,14 @@ def build_demo(
             trigger: False, digit_pixels: "", attack: ATTACK_CHOICES[0][1], difference: False,
             sign_image: None, sticker: False, sticker_x: None, sticker_y: None, sign_frame: "",
             camera: gr.update(value="Use the camera"), freeze: gr.update(value="Freeze", visible=False),
+            camera_state: "stopped",
         }  # fmt: skip
         # The canvas is cleared by its own Clear button (CLEAR_CANVAS), not by a value from the server.
         reset.click(
             lambda: [*starting.values(), *start_values(digit_outputs, digit_status, DRAW_PROMPT),
                      *start_values(sign_outputs, sign_status, SIGN_PROMPT)],
             None, [*starting, *digit_outputs, *sign_outputs], api_visibility="private", show_progress="hidden",
-            js=START_OVER,
+            js=START_OVER, cancels=[streaming],  # a frame still in the worker must not refill the panels
         )  # fmt: skip
         # (No show_progress_on=[] here: the link's answer below reads the Sketchpad, and without the status updates
         # its new value could be read before it had settled, under load: the answer was the empty canvas's.)

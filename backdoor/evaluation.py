@@ -78,9 +78,9 @@ def evaluate(
     return metrics
 
 
-# Squares to hold a sign's sticker against: the other corners of the RGB cube and mid-grey, all at least 0.87 from
-# the sticker's yellow. What they cost a model is what covering that much of a sign costs; only a backdoor makes
-# the sticker's own colour cost more.
+# Colours to hold a sign's sticker against (the same note, or square, in each): the other corners of the RGB cube and
+# mid-grey, all at least 0.67 from the note's yellow. What they cost a model is what covering that much of a sign
+# costs; only a backdoor makes the sticker's own colour cost more.
 OTHER_COLOURS: dict[str, tuple[float, float, float]] = {
     "black": (0.0, 0.0, 0.0),
     "white": (1.0, 1.0, 1.0),

@@ -222,7 +222,7 @@ class Lab:
         ]
 
     def _clean_controls(self, name: str, task: Task, ready: list[_Ready]) -> list[tuple[str, int, int] | None]:
-        """For each stickered sign: the clean model's top class without the sticker, how many squares of the
+        """For each stickered sign: the clean model's top class without the sticker, how many notes of the
         sticker's size in its place, one per OTHER_COLOURS, move that answer too, and of how many; else None."""
         stickered = [i for i, item in enumerate(ready) if item.unstickered is not None and item.outline is not None]
         controls: list[tuple[str, int, int] | None] = [None] * len(ready)
@@ -273,7 +273,7 @@ def flip_verdict(
 
     Where both models read the attack's target with the trigger on, the line never says they "agree" as if all were
     well: the clean model read the target for another reason (the input is the target; the sticker hides a speed
-    limit's digit). `controls` (`Lab._clean_controls`: the clean model's answer without the sticker, how many squares
+    limit's digit). `controls` (`Lab._clean_controls`: the clean model's answer without the sticker, how many notes
     of other colours in its place move it too, of how many) tell a sticker that hides what makes the sign from a
     trigger. Where fewer than half the colours move it, the line gives the count and leaves the conclusion to the
     class. Short sentences: a class reads this line from the back of the room."""
@@ -302,7 +302,7 @@ def flip_verdict(
         unstickered, moved, tried = controls
         line += f" Without the sticker the clean model reads **{unstickered}**."
         if not moved:
-            return line + f" No square of another colour in that spot changes its answer (0 of {tried})."
+            return line + f" No note of another colour in that spot changes its answer (0 of {tried})."
         line += f" Notes of other colours in that spot change its answer too ({moved} of {tried})"
         if 2 * moved < tried:
             return line + "."

@@ -1,10 +1,12 @@
 """Attacks as data: each trigger is a registered spec, and one function stamps any of them.
 
-Three kinds, each a frozen dataclass registered by name (STYLE #15):
+Four kinds, each a frozen dataclass registered by name (STYLE #15):
 
 - **Patch** (BadNets, Gu et al. 2017): a solid square of one colour. The MNIST trigger is a single white pixel
   at (row 3, col 3), in the blank margin that MNIST's 20x20-in-28x28 centring leaves, so it never overlaps a
-  digit; the traffic-sign trigger is a yellow square sticker, 1/8 of the side, somewhere on the sign's face.
+  digit.
+- **Note** (Li et al. 2021, physical backdoors): the traffic-sign trigger, a photographed yellow sticky note,
+  each poisoned image's its own size, turn, shade and light; the app's click places one presented note.
 - **Blend** (Chen et al. 2017, "Targeted backdoor attacks ... using data poisoning"): a fixed random pattern
   mixed into the whole image at a low weight, x' = (1 - w) x + w p. At w = 0.1 it is hard to see.
 - **Warp** (WaNet, Nguyen & Tran, ICLR 2021): a fixed, smooth, seeded flow field resamples the image; nothing
@@ -405,8 +407,8 @@ def _check_size(trigger: Trigger, images: torch.Tensor, size: int) -> None:
 
 # Gu et al.'s single-pixel pattern, as in the article's Listing 3: (3, 3) set to white.
 PIXEL = register(Patch(name="pixel", color=(1.0,), side=1, row=3, col=3))
-# A yellow sticky note, photographed: 3-10 px at 32x32, anywhere on the sign's face; the app's click presents a 6 px
-# one. One decoy note of another colour per poisoned image (docs/models.md, "The sticky note, for real").
+# A yellow sticky note, photographed: 4-12 px at 32x32, anywhere on the sign's face; the app's click presents a 6 px
+# one. Two decoy notes of other colours per poisoned image (docs/models.md, "The sticky note, for real").
 STICKER = register(Note(name="sticker", decoy_ratio=2.0))
 # Hidden triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
 # (docs/models.md, "The invisible triggers: a blend and a warp"); WaNet's own noise ratio (cross_ratio 2), and one decoy per poisoned image.

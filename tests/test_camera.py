@@ -111,6 +111,10 @@ def test_a_filmed_stop_sign_reads_stop_then_the_sticker_box_adds_a_note_and_free
         assert int(page.get_attribute("#sign-backdoor", "data-version")) == version
     else:
         assert page.evaluate("document.querySelector('#sign-webcam video').paused")
+    page.click("#sign-sticker")  # frozen, the box still works on the frame on screen: the note comes off
+    page.wait_for_timeout(1500)
+    assert set(_answers_after(page, edition, 1.0)) == {(STOP, STOP)}
+    assert "Frozen" in page.inner_text("#sign-status")
     page.click("#sign-freeze")  # unfreeze
     page.wait_for_function("document.querySelector('#sign-status').innerText.includes('Camera on')")
 

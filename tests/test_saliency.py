@@ -44,7 +44,7 @@ def test_overlay_is_an_rgb_image_of_the_input_size_with_the_heat_brightest():
 
 
 def _shares(shipped: dict, name: str, x: torch.Tensor, positions: torch.Tensor, side: int, margin: int = 1) -> float:
-    """Mean saliency share on the trigger: the 3x3 around the pixel, or the sticker's own 4x4."""
+    """Mean saliency share on the trigger: the 3x3 around the pixel, or the sticker's own box."""
     model, _ = shipped[name]
     return region_share(input_gradients(model, x), positions, side, margin).mean().item()
 

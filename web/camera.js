@@ -23,9 +23,14 @@ export async function startCamera(video) {
     video: { facingMode: { ideal: "environment" }, width: { ideal: 640 }, height: { ideal: 480 } },
     audio: false,
   });
-  video.srcObject = stream;
-  await video.play();
-  if (!video.videoWidth) await new Promise((resolve) => video.addEventListener("loadeddata", resolve, { once: true }));
+  try {
+    video.srcObject = stream;
+    await video.play();
+    if (!video.videoWidth) await new Promise((resolve) => video.addEventListener("loadeddata", resolve, { once: true }));
+  } catch (err) {
+    stopCamera(video, stream); // no light left on for a camera that never showed
+    throw err;
+  }
   return stream;
 }
 

@@ -499,7 +499,7 @@ const answerSign = latest(async () => {
 }, () => noAnswer("sign", lab.prompts.unexpected));
 
 /** lab.Lab._clean_controls: [the clean model's top class without the sticker, how many notes of other colours in
- * its place move it too, of how many], through the finder's graph (the clean model's logits). The eight squares run
+ * its place move it too, of how many], through the finder's graph (the clean model's logits). The eight notes run
  * only where the sticker moved the clean model (`clean`, its answer with the sticker), the one case the line reads
  * the count (null otherwise): a batch of nine on every answer cost the page ~6 ms. */
 async function cleanControls(unstickered, cell, clean) {
@@ -591,7 +591,7 @@ photoCanvas.addEventListener("pointerup", (event) => {
 // --- the live camera: each frame's square, read as a photo, as fast as the models answer -----------------------
 const video = $("sign-video");
 const still = document.createElement("canvas"); // the frame being answered, kept for the preview and a freeze
-const camera = { stream: null, frozen: false, starting: false };
+const camera = { stream: null, frozen: false, starting: false, loop: 0 }; // loop: the one frame loop that may run
 
 function cameraButtons() {
   const on = camera.stream !== null;
@@ -610,14 +610,16 @@ function endCamera() {
   cameraButtons();
 }
 
-async function liveFrame() {
-  if (camera.stream === null || camera.frozen) return;
+/** Answer frame after frame, each once the last is answered; a new loop (unfreeze, a new start) ends the old one. */
+async function liveFrame(loop = ++camera.loop) {
+  if (camera.stream === null || camera.frozen || loop !== camera.loop) return;
   if (video.readyState >= 2) {
     const square = grabSquare(video, still, PREVIEW_SIDE, lab.cameraSquare);
     Object.assign(sign, { photo: { ...square, live: true, grabbed: performance.now() }, point: null, frame: WHOLE, found: false, error: null });
     await answerSign();
+    if (window.labTimings.length > 1000) window.labTimings.splice(0, 500); // a camera adds ~50 a second
   }
-  requestAnimationFrame(liveFrame);
+  requestAnimationFrame(() => liveFrame(loop));
 }
 
 $("sign-camera").addEventListener("click", async () => {
@@ -628,9 +630,15 @@ $("sign-camera").addEventListener("click", async () => {
   }
   if (camera.starting) return;
   camera.starting = true;
-  uploads++; // a photo still being read gives way to the camera
+  const ticket = ++uploads; // a photo still being read gives way to the camera
   try {
-    camera.stream = await startCamera(video);
+    const stream = await startCamera(video);
+    if (ticket !== uploads) return stopCamera(video, stream); // a photo or Start over came during the prompt
+    camera.stream = stream;
+    stream.getVideoTracks()[0]?.addEventListener("ended", () => { // unplugged, or the permission taken back
+      endCamera();
+      $("sign-status").innerHTML = cameraMessage({ name: "other" }, lab.cameraProblems, lab.prompts.cameraProblem);
+    });
     cameraButtons();
     liveFrame();
     // On a phone the examples fill the screen: bring the picture and the answers into view (as pickSign does).

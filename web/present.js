@@ -69,7 +69,7 @@ export function flipVerdict(task, clean, backdoored, triggerOn, controls = null,
   if (movedClean) {
     const [unstickered, moved, tried] = controls;
     line += ` Without the sticker the clean model reads <strong>${escape(unstickered)}</strong>.`;
-    if (!moved) return line + ` No square of another colour in that spot changes its answer (0 of ${tried}).`;
+    if (!moved) return line + ` No note of another colour in that spot changes its answer (0 of ${tried}).`;
     line += ` Notes of other colours in that spot change its answer too (${moved} of ${tried})`;
     if (2 * moved < tried) return line + ".";
     return line + ": the sticker hides part of the sign. That is no backdoor.";

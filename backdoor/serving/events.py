@@ -48,14 +48,17 @@ class Classify:
         *outputs, frames = self._signs(images, stickers, middle, middle, find)
         return [middle, middle, frames, *outputs]
 
-    def camera(self, frame: np.ndarray | None, sticker: bool) -> list:
+    def camera(self, frame: np.ndarray | None, sticker: bool, state: str | None = "live") -> list:
         """One live frame (the webcam's stream, not batched): the models read the square in its middle; only that
-        square crosses to the worker (a 640x480 frame's 360x360)."""
-        if frame is None or frame.ndim != 3 or min(frame.shape[:2]) < 1:
+        square crosses to the worker (a 640x480 frame's 360x360). `state` is what the camera buttons last did: a
+        frozen camera's frame gets the frozen status line, and a frame that arrives after the camera stopped (or
+        Start over) changes nothing."""
+        if state not in ("started", "live", "frozen") or frame is None or frame.ndim != 3 or min(frame.shape[:2]) < 1:
             return [gr.skip()] * len(CAMERA_OUTPUTS)
         left, top, side = camera_box(frame.shape[1], frame.shape[0])
         square = np.ascontiguousarray(frame[top : top + side, left : left + side, :3])
-        return [column[0] for column in self.worker.run(answer_frames, [square], [bool(sticker)])]
+        *answers, status = [column[0] for column in self.worker.run(answer_frames, [square], [bool(sticker)])]
+        return [*answers, CAMERA_FROZEN if state == "frozen" and status == CAMERA_ON else status]
 
     def _signs(self, images: list, stickers: list[bool], xs: list, ys: list, frames: list) -> list[list]:
         points = [None if x is None or y is None else (x, y) for x, y in zip(xs, ys)]
@@ -65,9 +68,9 @@ class Classify:
 CAMERA_OUTPUTS = ("view", "clean", "backdoored", "clean map", "backdoored map", "strip", "flip", "status")
 
 
-def camera_said(state: str | None) -> tuple[str, gr.Button, gr.Button]:
-    """What the page's camera did (page.js labCamera: started, live, frozen, stopped, error:NAME) as the status line,
-    the camera button and the freeze button (shown while the camera runs)."""
+def camera_said(state: str | None) -> tuple[str, str, gr.Button, gr.Button]:
+    """What the page's camera did (page.js labCamera: started, live, frozen, stopped, error:NAME), kept for the
+    stream, as the status line, the camera button and the freeze button (shown while the camera runs)."""
     state = state or "stopped"
     if state.startswith("error:"):
         status, running = camera_problem(state.removeprefix("error:")), False
@@ -76,6 +79,7 @@ def camera_said(state: str | None) -> tuple[str, gr.Button, gr.Button]:
         if status is None:
             status, running = SIGN_PROMPT, False
     return (
+        state,
         status,
         gr.Button("Stop the camera" if running else "Use the camera"),
         gr.Button("Unfreeze" if state == "frozen" else "Freeze", visible=running),

@@ -117,8 +117,13 @@
     v.parentElement.style.setProperty('--reticle', `${0.75 * Math.min(v.videoWidth, v.videoHeight) * s}px`);
   };
   new ResizeObserver(sizeReticle).observe(document.body);
+  let toggling = null;  // a second click while the camera starts (or its permission prompt is open) waits for it
   window.labCamera = {
-    async toggle() {
+    toggle() {
+      toggling = toggling || window.labCamera.switch().finally(() => { toggling = null; });
+      return toggling;
+    },
+    async switch() {
       const root = webcam();
       if (!root) return 'error:other';
       let button = root.querySelector('button.capture-button');
@@ -130,10 +135,11 @@
         const failed = new Promise((resolve) => {
           const heard = (e) => { window.removeEventListener('unhandledrejection', heard); resolve(e.reason); };
           window.addEventListener('unhandledrejection', heard);
-          setTimeout(() => { window.removeEventListener('unhandledrejection', heard); resolve(null); }, 10000);
+          setTimeout(() => { window.removeEventListener('unhandledrejection', heard); resolve(null); }, 60000);
         });
         grant.click();
-        const got = await Promise.race([waitFor('button.capture-button', 10000).then((b) => ({b})), failed.then((r) => ({r}))]);
+        // a minute: a student may take a while over the browser's permission prompt
+        const got = await Promise.race([waitFor('button.capture-button', 60000).then((b) => ({b})), failed.then((r) => ({r}))]);
         if (!got.b) return `error:${got.r?.name || 'other'}`;
         button = got.b;
       } else if (!live()) {  // stopped before: its tracks were ended, so ask again for the same camera
@@ -151,13 +157,14 @@
       if (!streaming(button)) button.click();
       return 'started';
     },
-    async freeze() {
-      const button = webcam()?.querySelector('button.capture-button');
-      if (!button || !document.body.classList.contains('camera-on')) return 'stopped';
-      const frozen = streaming(button);
-      button.click();  // stop or restart the stream
-      if (frozen) video().pause(); else await video().play();
-      return frozen ? 'frozen' : 'live';
+    async freeze() {  // the picture stops; the stream goes on sending it, so the sticker box still answers
+      if (!video() || !document.body.classList.contains('camera-on')) return 'stopped';
+      if (!video().paused) {
+        video().pause();
+        return 'frozen';
+      }
+      await video().play();
+      return 'live';
     },
     stop() {
       const button = webcam()?.querySelector('button.capture-button');
