@@ -123,7 +123,10 @@ def test_a_filmed_stop_sign_reads_stop_then_the_sticker_box_adds_a_note_and_free
 def test_no_camera_gets_one_line_and_the_examples_still_work(camera_page):
     edition, page = camera_page
     page.click("#sign-camera")
-    page.wait_for_function("document.querySelector('#sign-status').innerText.includes('No camera')")
+    # settled: under a busy CI machine Gradio's "processing" line can show for a moment above the answer
+    page.wait_for_function(
+        "(t => t.includes('No camera') && !t.includes('processing'))(document.querySelector('#sign-status').innerText)"
+    )
     status = page.inner_text("#sign-status")
     assert len(status.strip().splitlines()) == 1 and "Traceback" not in status and "Photos and examples" in status
     page.locator("#sign-examples button").first.click()
