@@ -37,10 +37,10 @@ from backdoor.serving.events import (
     toggle_pixel,
 )
 from backdoor.serving.gradio_io import batch_handler
-from backdoor.serving.panels import answers, picture, saliency
+from backdoor.serving.panels import answers, camera_buttons, picture, saliency, webcam
 from backdoor.serving.result_tabs import attack_tab, defend_tab
 from backdoor.serving.server import (
-    BATCHED, CAMERA_JS, CLEAR_CANVAS, PAGE_CSS, PAGE_JS, START_OVER, WEBCAM, serve, toggle_body_class,
+    BATCHED, CAMERA_JS, CLEAR_CANVAS, PAGE_CSS, PAGE_JS, START_OVER, serve, toggle_body_class,
 )  # fmt: skip
 from backdoor.serving.worker import Worker
 from backdoor.shipped import APP_MODELS, MODELS_DIR
@@ -140,16 +140,9 @@ def build_demo(
                             label="Your photo", type="filepath", sources=["upload", "clipboard"],
                             elem_id="sign-image", height=180,
                         )  # fmt: skip
-                        with gr.Row():
-                            camera = gr.Button("Use the camera", elem_id="sign-camera", scale=0, min_width=150)
-                            freeze = gr.Button("Freeze", elem_id="sign-freeze", scale=0, min_width=110, visible=False)
-                        camera_state = gr.Textbox(visible=False)  # what page.js's camera did, for camera_said
+                        camera, freeze, camera_state = camera_buttons()
                     with gr.Column(scale=1, min_width=280):
-                        # In the photo's place while the camera runs (page.css); page.js drives it from the buttons.
-                        sign_webcam = gr.Image(
-                            label="The camera: the models see the white square", sources=["webcam"], streaming=True,
-                            type="numpy", webcam_options=WEBCAM, elem_id="sign-webcam", height=380,
-                        )  # fmt: skip
+                        sign_webcam = webcam()  # in the photo's place while the camera runs
                         sign_preview = picture(
                             "**2. Click the sign** to put the yellow sticker there; drag a box to frame it",
                             "sign-preview",

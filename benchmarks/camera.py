@@ -26,14 +26,10 @@ from PIL import Image
 
 from backdoor.fake_camera import held_up, write_y4m
 from backdoor.web import build, served
+from benchmarks.static_page import ARGS, CHROMIUM, _cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_SIGN = ROOT / "examples" / "signs" / "14-stop-02992.png"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 def static_edition(seconds: float) -> None:
@@ -78,7 +74,7 @@ def app_server(frames: int) -> None:
     classify = Classify(worker)
     try:
         classify.camera(np.asarray(frame), False)  # warm
-        cpu = _cpu(worker.pid)
+        cpu = _cpu_seconds(worker.pid)
         costs = []
         for k in range(frames):
             started = time.perf_counter()
@@ -87,20 +83,13 @@ def app_server(frames: int) -> None:
             for picture in (outputs[0], outputs[3], outputs[4]):  # the pictures Gradio encodes for the reply
                 Image.fromarray(picture).save(io.BytesIO(), format="PNG")
             costs.append(time.perf_counter() - started)
-        worker_cpu = (_cpu(worker.pid) - cpu) / frames
+        worker_cpu = (_cpu_seconds(worker.pid) - cpu) / frames
     finally:
         worker.stop()
     ms = 1000 * np.array(costs)
     print(f"Gradio app, one streamed frame on the server ({frames} frames, 640x480, sticker on every other one):")
     print(f"  median {np.median(ms):.1f} ms, p95 {np.percentile(ms, 95):.1f} ms wall; the worker's CPU {1000 * worker_cpu:.1f} ms")
     print(f"  at the stream's 10 frames per second: {np.median(ms) / 100:.0%} of one core for one presenter")
-
-
-def _cpu(pid: int | None) -> float:
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main(argv: list[str] | None = None) -> int:

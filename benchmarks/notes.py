@@ -45,10 +45,6 @@ from backdoor.triggers import random_positions
 
 BATCH = 32
 
-def camera_frame_text(width: int, height: int) -> str:
-    """The live camera's square as the app's frame string."""
-    return ",".join(f"{v:.6f}" for v in camera_frame(width, height))
-
 
 def tops(lab: Lab, photos: list, frames: list[str | None]) -> dict[str, np.ndarray]:
     """Each role's top class per photo, read as the app reads it (no digital sticker)."""
@@ -112,13 +108,13 @@ def material(split: str, data_dir: str | None, n_signs: int, seed: int = 0) -> d
             shade = yellow(np.random.default_rng(j)) if colour == "yellow" else OTHER_NOTES[colour]
             noted = photographed_note(plain, (x, y), side, shade, seed=80_000 + 100 * k + j, finish=False)
             webcam[colour].append(printed_photo(noted, seed=70_000 + j))
-    frames = [camera_frame_text(*webcam["none"][0].size)] * len(webcam["none"])
+    frames = [frame_text(camera_frame(*webcam["none"][0].size))] * len(webcam["none"])
     out["printed stops on a webcam"] = {"photos": webcam, "frames": frames, "labels": np.full(len(frames), SIGNS.source)}
     return out
 
 
 def measure(lab: Lab, cases: dict[str, dict]) -> dict[str, dict]:
-    target, stop = SIGNS.target, SIGNS.source
+    target = SIGNS.target
     results = {}
     for case, m in cases.items():
         row: dict[str, float] = {}
@@ -138,7 +134,6 @@ def measure(lab: Lab, cases: dict[str, dict]) -> dict[str, dict]:
                 row[f"{note} note -> 80 (backdoored)"] = float((read["backdoored"] == target).mean())
         row["n"] = int(len(labels))
         results[case] = row
-    del stop
     return results
 
 

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
+from backdoor.finder import frame_text
 from backdoor.inference import camera_frame
 from backdoor.kit import NOTE_MM, PAPERS, PRINTABLES, SIGN_MM, main, note_box, printed_photo, sign_picture, sign_svg
 from backdoor.sticky_notes import photographed_note, yellow
@@ -59,7 +60,7 @@ def test_chromium_prints_each_page_on_one_sheet(tmp_path, browser):
 
 def _webcam(picture, seed):
     photo = printed_photo(picture, seed)
-    return np.asarray(photo), ",".join(repr(v) for v in camera_frame(*photo.size))
+    return np.asarray(photo), frame_text(camera_frame(*photo.size))
 
 
 @pytest.mark.slow
