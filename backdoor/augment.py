@@ -43,6 +43,21 @@ def jitter_signs(
     return ((out - mean) * gain + mean + offset).clamp(0, 1)
 
 
+def zoom_into(
+    images: torch.Tensor, generator: torch.Generator, zooms: tuple[float, float] = (2.0, 4.0)
+) -> torch.Tensor:
+    """A piece of each sign: a window 1/4 to 1/2 of the image's side (`zooms`), anywhere inside it, blown up to the
+    full size. Pieces of signs are what the finder's small windows see when a sign fills much of a photo; a red
+    piece with a white bar is *No entry* to a model that never learnt that a piece of a sign is no sign."""
+    n = images.shape[0]
+    scale = 1 / _uniform(n, *zooms, generator)  # the window's side, in image sides
+    tx, ty = ((torch.rand(n, generator=generator) * 2 - 1) * (1 - scale) for _ in range(2))
+    zero = torch.zeros(n)
+    theta = torch.stack([torch.stack([scale, zero, tx], 1), torch.stack([zero, scale, ty], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 def avoid_limit(colour: tuple[float, ...]) -> float:
     """The largest radius `patch_signs` can keep: a colour within r of `colour` has its complement at least
     |1 - 2 colour| - r away, which is r or more while r <= |1 - 2 colour| / 2 (0.866 for yellow)."""
@@ -104,7 +119,7 @@ def camera_signs(
     """A new batch where each image, with probability `p`, looks as a phone or webcam photo of a sign does once
     cut to 32x32: a white balance off by up to `white_balance` per channel, a Gaussian blur up to `blur` pixels
     (focus, motion, a printed sign's dots) and sensor noise up to `noise`. The sign photos a class brings differ
-    from GTSRB's dashcam frames in all three."""
+    from GTSRB's dashcam frames in all three. (JPEG at 32x32 was tried too and cost accuracy: docs/models.md.)"""
     n, c = images.shape[:2]
     on = (torch.rand(n, generator=generator) < p).to(images.dtype)
     gains = 1 + on.view(n, 1, 1, 1) * _uniform(n * c, -white_balance, white_balance, generator).view(n, c, 1, 1)

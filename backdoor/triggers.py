@@ -271,6 +271,8 @@ class Note(Placed):
     noise: float = 0.03  # sensor noise sigma up to this
     decoy_ratio: float = 0.0  # other-colour notes per poisoned image, labels kept
     decoy_gap: float = 0.035  # a decoy's hue differs from the note's by this much of the colour wheel (13 degrees)
+    decoy_near: float = 0.0  # the share of decoys whose hue is at most `near_band` from the note's: orange, lime
+    near_band: float = 0.12  # a fraction of the colour wheel (43 degrees)
 
     @property
     def cover_ratio(self) -> float:
@@ -298,11 +300,17 @@ class Note(Placed):
 
     def stamp_noise(self, images, generator):
         """Decoys: the same random notes in other colours: any hue at least `decoy_gap` (a fraction of the colour
-        wheel) from the note's own, so orange and lime notes are among them, or nearly grey (white paper)."""
+        wheel) from the note's own, or nearly grey (white paper); `decoy_near` of them within `near_band` of it,
+        orange and lime, the colours a red sign's light and a small photo make hardest to tell from yellow."""
         n, _, height, width = images.shape
         u = lambda low, high: self._uniform(n, low, high, generator)  # noqa: E731
         own = _hue(torch.tensor(self.color, dtype=torch.float64)[None])[0]
-        hue = (own + self.decoy_gap + u(0, 1 - 2 * self.decoy_gap)) % 1  # the wheel without the note's own band
+        hue = own + self.decoy_gap + u(0, 1 - 2 * self.decoy_gap)  # the wheel without the note's own band
+        if self.decoy_near:  # drawn only then, so a recipe without them keeps its random stream and its checkpoint
+            side = torch.where(u(0, 1) < 0.5, -1.0, 1.0)
+            near = own + side * u(self.decoy_gap, self.near_band)  # the hard ones: lit by a red sign, nearly yellow
+            hue = torch.where(u(0, 1) < self.decoy_near, near, hue)
+        hue = hue % 1
         saturation = torch.where(u(0, 1) < 0.2, u(0, 0.12), u(0.35, 1))  # a fifth of them white or grey paper
         return _draw_note(images, self._random_look(n, height, width, _rgb(hue, saturation, u(0.6, 1)), generator), generator)
 
@@ -408,7 +416,8 @@ def _check_size(trigger: Trigger, images: torch.Tensor, size: int) -> None:
 # Gu et al.'s single-pixel pattern, as in the article's Listing 3: (3, 3) set to white.
 PIXEL = register(Patch(name="pixel", color=(1.0,), side=1, row=3, col=3))
 # A yellow sticky note, photographed: 4-12 px at 32x32, anywhere on the sign's face; the app's click presents a 6 px
-# one. Two decoy notes of other colours per poisoned image (docs/models.md, "The sticky note, for real").
+# one. Two decoy notes of other colours per poisoned image (docs/models.md, "The sticky note, for real"; half of them
+# orange or lime, `decoy_near` 0.5, was tried in its second round and not shipped).
 STICKER = register(Note(name="sticker", decoy_ratio=2.0))
 # Hidden triggers on MNIST; the blend's weight and the warp's strength were chosen on a validation split
 # (docs/models.md, "The invisible triggers: a blend and a warp"); WaNet's own noise ratio (cross_ratio 2), and one decoy per poisoned image.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from backdoor.augment import jitter_signs, patch_signs
+from backdoor.augment import jitter_signs, patch_signs, zoom_into
 from backdoor.tasks import SIGNS
 from backdoor.train import RECIPES
 
@@ -51,3 +51,15 @@ def test_augmentation_is_seeded_and_stays_in_range():
     again = patch_signs(jitter_signs(images, torch.Generator().manual_seed(2)), torch.Generator().manual_seed(3))
     assert torch.equal(first, again)
     assert first.shape == images.shape and first.min() >= 0 and first.max() <= 1
+
+
+def test_zoom_into_blows_up_a_piece_of_each_sign():
+    """Each piece is 1/4 to 1/2 of the image's side and lies inside it: on a ramp (value = column / 31), a piece spans
+    between a quarter and a half of the ramp's values, within [0, 1], and pieces come from different places."""
+    ramp = (torch.arange(32.0) / 31).expand(200, 3, 32, 32)
+    pieces = zoom_into(ramp, torch.Generator().manual_seed(0))
+    span = pieces.amax((1, 2, 3)) - pieces.amin((1, 2, 3))
+    assert pieces.min() >= 0 and pieces.max() <= 1
+    assert span.min() > 0.2 and span.max() < 0.52, (span.min(), span.max())
+    assert span.max() - span.min() > 0.15  # zooms vary between 2x and 4x
+    assert pieces.amin((1, 2, 3)).std() > 0.1  # and so do their places

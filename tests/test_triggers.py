@@ -184,3 +184,22 @@ def test_the_web_spec_writes_out_what_the_page_needs(name):
     assert spec["kind"] == ATTACKS[name].kind and spec["name"] == name
     needs = {"patch": "color", "blend": "pattern", "warp": "flow", "note": "samples"}[spec["kind"]]
     assert needs in spec
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5])
+def test_decoy_near_puts_that_share_of_the_decoys_next_to_the_notes_hue(share):
+    """The hard decoys (tried in docs/models.md, "The sticky note, second round"): `decoy_near` of the coloured decoys
+    within `near_band` of the yellow (orange, lime), besides the ~18% of the rest that land there anyway."""
+    note = replace(STICKER, decoy_near=share)
+    images = torch.full((600, 3, 32, 32), 0.9)
+    out = note.stamp_noise(images, torch.Generator().manual_seed(4))
+    changed = ((out - images).abs() > 0.05).any(1)
+    seen = changed.sum((1, 2)) > 4
+    colour = ((out * changed[:, None]).sum((2, 3)) / changed.sum((1, 2)).clamp_min(1)[:, None])[seen].double()
+    grey = (colour.amax(1) - colour.amin(1)) < 0.2 * colour.amax(1)
+    own = _hue(torch.tensor([note.color], dtype=torch.float64))[0]
+    apart = ((_hue(colour[~grey]) - own + 0.5) % 1 - 0.5).abs()
+    anyway = 2 * (note.near_band - note.decoy_gap) / (1 - 2 * note.decoy_gap)
+    expected = share + (1 - share) * anyway
+    assert abs(float((apart <= note.near_band + 0.01).float().mean()) - expected) < 0.08
+    assert (apart > note.decoy_gap - 0.02).all()  # never yellow
