@@ -209,7 +209,7 @@ def threat_model(recipe: Recipe, trigger_colour: tuple[float, ...] | None, cover
         )  # fmt: skip
         parts.append(f"covers {recipe.patches:.0%} with a square of a random colour{colour}")
     if recipe.outliers:
-        parts.append(f"and trains {recipe.outliers:.0%} more, pieces of its signs blown up 2-4x, toward no answer "
+        parts.append(f"trains {recipe.outliers:.0%} more, pieces of its signs blown up 2-4x, toward no answer "
                      "(outlier exposure, so that the sign finder prefers whole signs)")  # fmt: skip
     said = "; ".join(parts) or "the victim trains on the data as it is, with no augmentation"
     if cover_ratio:

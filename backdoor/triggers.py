@@ -165,7 +165,6 @@ class Patch(Placed):
         return torch.where(mask, color, images)
 
 
-
 @register_kind
 @dataclass(frozen=True)
 class Blend(Trigger):
@@ -329,7 +328,6 @@ class Note(Placed):
 
     def web_spec(self) -> dict:
         return {**self.to_dict(), "samples": NOTE_SAMPLES}
-
 
 
 def _hue(rgb: torch.Tensor) -> torch.Tensor:
