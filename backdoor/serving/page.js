@@ -94,6 +94,15 @@
     if (window.innerWidth > 640 || !(e.target.closest && e.target.closest('#sign-examples button'))) return;
     setTimeout(() => document.querySelector('#sign-preview')?.scrollIntoView({block: 'start', behavior: 'smooth'}), 300);
   });
+  // The same for a link that opens a sign (?example=...), as the static page does: once its photo is on show.
+  if (window.innerWidth <= 640 && new URLSearchParams(location.search).has('example')) {
+    const asked = performance.now();
+    (function poll() {
+      const photo = document.querySelector('#sign-preview img');
+      if (photo) return photo.scrollIntoView({block: 'start', behavior: 'smooth'});
+      if (performance.now() - asked < 30000) setTimeout(poll, 100);
+    })();
+  }
   // The live camera (#sign-camera, #sign-freeze): Gradio's webcam (#sign-webcam) needs a click to get access and
   // another on its own button to stream; these do both, stop the camera's light when the camera stops, and return
   // what happened ("started", "live", "frozen", "stopped", "error:<the browser's error name>") for the status line.
