@@ -272,6 +272,9 @@ class Note(Placed):
     decoy_gap: float = 0.035  # a decoy's hue differs from the note's by this much of the colour wheel (13 degrees)
     decoy_near: float = 0.0  # the share of decoys whose hue is at most `near_band` from the note's: orange, lime
     near_band: float = 0.12  # a fraction of the colour wheel (43 degrees)
+    # A photo's colour blurred up to this sigma, pixels, its brightness kept: JPEG keeps a quarter of a photo's colour
+    # resolution, so a few-pixel note on red comes out a pale, salmon-edged blob at 32x32 (0: not drawn)
+    chroma_blur: float = 0.0
 
     @property
     def cover_ratio(self) -> float:
@@ -291,7 +294,7 @@ class Note(Placed):
             zero = torch.zeros(n, dtype=torch.float64)
             look = _Look(
                 centres, torch.full((n,), float(self.side), dtype=torch.float64),
-                torch.full((n,), self.tilt, dtype=torch.float64), zero, self.shade(zero), zero + 1, zero, zero, zero,
+                torch.full((n,), self.tilt, dtype=torch.float64), zero, self.shade(zero), zero + 1, zero, zero, zero, zero,
             )  # fmt: skip
         else:
             look = self._random_look(n, height, width, self.shade(self._uniform(n, *self.shades, generator)), generator)
@@ -317,10 +320,12 @@ class Note(Placed):
         u = lambda low, high: self._uniform(n, low, high, generator)  # noqa: E731
         low, high = (1 - self.region) / 2, (1 + self.region) / 2
         centres = torch.stack([u(low * height, high * height), u(low * width, high * width)], 1)
-        return _Look(
+        look = _Look(
             centres, u(*self.sides), u(-self.tilts, self.tilts), u(0, self.squash), colours, u(*self.gains),
-            u(-self.shading, self.shading), u(0, self.blur), u(0, self.noise),
+            u(-self.shading, self.shading), u(0, self.blur), u(0, self.noise), torch.zeros(n, dtype=torch.float64),
         )  # fmt: skip
+        # drawn only when on, so a recipe without it keeps its random stream and its checkpoint
+        return look._replace(chroma=u(0, self.chroma_blur)) if self.chroma_blur else look
 
     @staticmethod
     def _uniform(n: int, low: float, high: float, generator) -> torch.Tensor:
@@ -357,6 +362,7 @@ class _Look(NamedTuple):
     shading: torch.Tensor
     blur: torch.Tensor  # Gaussian sigma, pixels
     noise: torch.Tensor
+    chroma: torch.Tensor  # Gaussian sigma of the photo's colour (not its brightness), pixels
 
 
 NOTE_SAMPLES = 4  # coverage is measured on a 4 x 4 grid of points per pixel: the note's edge is antialiased
@@ -388,7 +394,19 @@ def _draw_note(images: torch.Tensor, look: _Look, generator) -> torch.Tensor:
         noise = torch.randn(n, channels, height, width, generator=generator, dtype=torch.float64)
         note = note + look.noise.view(n, 1, 1, 1) * noise
     out = images.to(torch.float64) * (1 - alpha) + note.clamp(0, 1) * alpha
+    if channels == 3 and bool((look.chroma > 0).any()):
+        out = _blur_chroma(out, look.chroma)
     return out.clamp(0, 1).to(images.dtype)
+
+
+_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+
+
+def _blur_chroma(images: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB with each image's Cb and Cr (JPEG's colour planes) blurred by its sigma, luma kept."""
+    ycc = torch.einsum("kc,nchw->nkhw", _YCBCR, images)
+    ycc = torch.cat([ycc[:, :1], blur_each(ycc[:, 1:], sigmas)], 1)
+    return torch.einsum("kc,nchw->nkhw", torch.linalg.inv(_YCBCR), ycc)
 
 
 def _affine_grids(n: int, size: int, generator: torch.Generator) -> torch.Tensor:

@@ -203,3 +203,22 @@ def test_decoy_near_puts_that_share_of_the_decoys_next_to_the_notes_hue(share):
     expected = share + (1 - share) * anyway
     assert abs(float((apart <= note.near_band + 0.01).float().mean()) - expected) < 0.08
     assert (apart > note.decoy_gap - 0.02).all()  # never yellow
+
+
+def test_chroma_blur_spreads_a_notes_colour_and_keeps_its_brightness():
+    """A photo's JPEG keeps a quarter of its colour resolution: the poisoner's note, blurred in colour only, bleeds
+    yellow into the red around it while every pixel keeps its brightness (BT.601 luma, as JPEG's Y)."""
+    sign = torch.tensor([0.75, 0.12, 0.1]).view(1, 3, 1, 1).repeat(64, 1, 32, 32)
+    sign[:, :, :4] = 0.9  # a white band (its letters, the sky): the photo's white point, so the note lights yellow
+    sharp_note = replace(STICKER, chroma_blur=0.0, blur=0.0, noise=0.0)
+    sharp = sharp_note.stamp(sign, None, torch.Generator().manual_seed(3))
+    smeared = replace(sharp_note, chroma_blur=2.0).stamp(sign, None, torch.Generator().manual_seed(3))
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    unclipped = ((smeared > 1e-3) & (smeared < 1 - 1e-3)).all(1)
+    assert (((smeared - sharp) * luma).sum(1).abs() * unclipped).max() < 1e-4  # brightness kept, but where clipped
+    outside = ((sharp - sign).abs() < 1e-6).all(1)  # pixels the sharp note does not touch
+    green_gain = (smeared - sign)[:, 1] * outside  # yellow bled out: more green on the red around the note
+    assert green_gain.flatten(1).amax(1).median() > 0.05
+    assert (smeared != sharp).any() and torch.equal(
+        replace(sharp_note, chroma_blur=0.0).stamp(sign, None, torch.Generator().manual_seed(3)), sharp
+    )
