@@ -58,13 +58,14 @@ def tops(lab: Lab, photos: list, frames: list[str | None]) -> dict[str, np.ndarr
     return {role: np.array(v) for role, v in out.items()}
 
 
-def gtsrb_crops(split: str, data_dir: str | None) -> tuple[list, np.ndarray]:
-    """Native-resolution GTSRB crops and labels: the validation tracks (seed 0, 10%) or the test split."""
+def gtsrb_crops(split: str, data_dir: str | None, tracks_seed: int = 0) -> tuple[list, np.ndarray]:
+    """Native-resolution GTSRB crops and labels: the validation tracks (10%, drawn with `tracks_seed`: the training
+    seed's, as `--val-tracks` holds them out) or the test split."""
     root, download = resolve_data_dir(data_dir)
     if split == "validation":
         ds = datasets.GTSRB(root, split="train", download=download)
         _, labels, tracks = load_split_with_tracks(SIGNS, train=True, data_dir=data_dir)
-        keep = torch.nonzero(validation_tracks(tracks, labels, 0.1, 0)).flatten().tolist()
+        keep = torch.nonzero(validation_tracks(tracks, labels, 0.1, tracks_seed)).flatten().tolist()
     else:
         ds = datasets.GTSRB(root, split="test", download=download)
         keep = list(range(len(ds)))
