@@ -1,6 +1,7 @@
 """How a photographed note's size, and the photo's blur and JPEG, decide whether it fires the backdoor.
 
-    python -m benchmarks.note_sizes --backdoored P [--clean P] [--tracks-seed 0] [--signs 600] [--json results.json]
+    python -m benchmarks.note_sizes --backdoored P [--clean P] [--tracks-seed 0] [--signs 600] [--data-dir DIR]
+                                    [--json results.json]
 
 GTSRB signs that are not the target, from the validation tracks (held out with `--val-tracks 0.1` under the
 training seed, `--tracks-seed`), each with a yellow note rendered by `backdoor.sticky_notes` at the photo's own
@@ -57,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     models = {role: for_inference(load_checkpoint(path)[0]) for role, path in (("clean", clean), ("bd", args.backdoored))}
     lab = Lab({SIGN_CAST.clean: models["clean"], SIGN_CAST.model("backdoored", "sticker"): models["bd"]})
     crops, labels = gtsrb_crops("validation", args.data_dir, args.tracks_seed)
-    picks = np.random.default_rng(0).choice(np.flatnonzero(labels != SIGNS.target), args.signs, replace=False)
+    candidates = np.flatnonzero(labels != SIGNS.target)
+    picks = np.random.default_rng(0).choice(candidates, min(args.signs, len(candidates)), replace=False)
     results = {}
     for name, finish in (("as drawn", False), ("as photographed", True)):
         photos, sides = noted_signs([crops[i] for i in picks], 0, finish)

@@ -1,13 +1,13 @@
 """Does a photographed sticky note fire the backdoor, and only a yellow one? Measured through the app's own path.
 
-    python -m benchmarks.notes [--split validation|test] [--models-dir models] [--clean P] [--backdoored P]
-                               [--signs 300] [--json results.json]
+    python -m benchmarks.notes [--split validation|test] [--tracks-seed 0] [--models-dir models] [--clean P]
+                               [--backdoored P] [--signs 300] [--json results.json]
 
 Every photo goes through `Lab.signs` as the app reads it, with no digital sticker: the note is in the photo,
 rendered by `backdoor.sticky_notes` (another renderer than the poisoner's). Material, all seeded:
 
 - **GTSRB stops**, and all GTSRB signs that are not the target: native crops of the validation tracks (training
-  tracks held out with --val-tracks 0.1, seed 0: what recipes are chosen on) or of the test split (reported once);
+  tracks held out with --val-tracks 0.1 under the training seed, `--tracks-seed`: what recipes are chosen on) or of the test split (reported once);
 - **drawn stops in streets**: the classroom kit's stop sign (`backdoor.kit`, not a GTSRB crop) in stand-in street
   scenes (`backdoor.streets`), framed on the sign (a student's drag) and whole (the app's finder frames it);
 - **printed stops on a webcam**: the kit's printed page held up to a camera (`kit.printed_photo`), the camera's
@@ -73,10 +73,10 @@ def gtsrb_crops(split: str, data_dir: str | None, tracks_seed: int = 0) -> tuple
     return [p.convert("RGB") for p, _ in pairs], np.array([label for _, label in pairs])
 
 
-def material(split: str, data_dir: str | None, n_signs: int, seed: int = 0) -> dict[str, dict]:
+def material(split: str, data_dir: str | None, n_signs: int, seed: int = 0, tracks_seed: int = 0) -> dict[str, dict]:
     """{case: {"photos": {note: [PIL]}, "frames": [...], "labels": array}} for note in yellow + OTHER_NOTES + none."""
     rng = np.random.default_rng(seed)
-    crops, labels = gtsrb_crops(split, data_dir)
+    crops, labels = gtsrb_crops(split, data_dir, tracks_seed)
     stops = [c for c, y in zip(crops, labels) if y == SIGNS.source]
     others = np.flatnonzero(labels != SIGNS.target)
     picks = rng.choice(others, size=min(n_signs, len(others)), replace=False)
@@ -138,11 +138,13 @@ def measure(lab: Lab, cases: dict[str, dict]) -> dict[str, dict]:
     return results
 
 
-def split_figures(models: dict[str, torch.nn.Module], split: str, data_dir: str | None) -> dict[str, float]:
+def split_figures(
+    models: dict[str, torch.nn.Module], split: str, data_dir: str | None, tracks_seed: int = 0
+) -> dict[str, float]:
     """CA and the presented note's ASR (the app's click: the middle shade at random spots) on the 32x32 split."""
     if split == "validation":
         images, labels, tracks = load_split_with_tracks(SIGNS, train=True, data_dir=data_dir)
-        held = validation_tracks(tracks, labels, 0.1, 0)
+        held = validation_tracks(tracks, labels, 0.1, tracks_seed)
         images, labels = images[held], labels[held]
     else:
         images, labels = load_split(SIGNS, train=False, data_dir=data_dir)
@@ -160,6 +162,7 @@ def split_figures(models: dict[str, torch.nn.Module], split: str, data_dir: str 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.notes", description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=("validation", "test"), default="validation")
+    parser.add_argument("--tracks-seed", type=int, default=0, help="the validation tracks' seed: the models' training seed")
     parser.add_argument("--models-dir", type=Path, default=MODELS_DIR)
     parser.add_argument("--clean", type=Path, default=None, help="checkpoint (default: the shipped signs-clean)")
     parser.add_argument("--backdoored", type=Path, default=None, help="checkpoint (default: the shipped signs-backdoor)")
@@ -174,13 +177,13 @@ def main(argv: list[str] | None = None) -> int:
     models = {role: for_inference(load_checkpoint(path)[0]) for role, path in paths.items()}
     lab = Lab({SIGN_CAST.clean: models["clean"], SIGN_CAST.model("backdoored", "sticker"): models["backdoored"]})
     print(f"{platform.node()}: {args.split} split; clean {paths['clean']}, backdoored {paths['backdoored']}")
-    results = measure(lab, material(args.split, args.data_dir, args.signs))
+    results = measure(lab, material(args.split, args.data_dir, args.signs, tracks_seed=args.tracks_seed))
     for case, row in results.items():
         print(f"\n{case} ({row['n']} photos)")
         for key, value in row.items():
             if key != "n":
                 print(f"  {key:<48} {100 * value:6.1f}%")
-    figures = split_figures(models, args.split, args.data_dir)
+    figures = split_figures(models, args.split, args.data_dir, args.tracks_seed)
     print(f"\n{args.split} split at 32x32")
     for key, value in figures.items():
         print(f"  {key:<48} {100 * value:6.2f}%")
