@@ -34,9 +34,7 @@ def jitter_signs(
     zoom = _uniform(n, *scale, generator)
     tx, ty = (_uniform(n, -2 * shift, 2 * shift, generator) for _ in range(2))  # grid units span 2
     cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)  # (N, 2, 3)
-    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    out = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    out = _affine(images, torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1))
     gain = _uniform(n, 1 - contrast, 1 + contrast, generator).view(n, 1, 1, 1)
     offset = _uniform(n, -brightness, brightness, generator).view(n, 1, 1, 1) * 0.5
     mean = out.mean((1, 2, 3), keepdim=True)
@@ -53,7 +51,11 @@ def zoom_into(
     scale = 1 / _uniform(n, *zooms, generator)  # the window's side, in image sides
     tx, ty = ((torch.rand(n, generator=generator) * 2 - 1) * (1 - scale) for _ in range(2))
     zero = torch.zeros(n)
-    theta = torch.stack([torch.stack([scale, zero, tx], 1), torch.stack([zero, scale, ty], 1)], 1)
+    return _affine(images, torch.stack([torch.stack([scale, zero, tx], 1), torch.stack([zero, scale, ty], 1)], 1))
+
+
+def _affine(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Each image resampled (bilinear, edges repeated) through its own (2, 3) affine map `theta[i]`, in grid units."""
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
 

@@ -97,17 +97,23 @@ def finish_photo(photo: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.open(buffer).convert("RGB")
 
 
-def note_on_sign(
-    photo: Image.Image, frame: tuple[float, float, float, float], colour, seed: int, sides=(0.12, 0.3)
-) -> Image.Image:
-    """A note on the sign inside `frame` (fractions of the photo): its side `sides` of the sign's, its centre within
-    the middle 50% of the sign's face."""
-    rng = np.random.default_rng(seed)
-    left, top, right, bottom = (v * s for v, s in zip(frame, (*photo.size, *photo.size)))
+def place_on_sign(
+    size: tuple[int, int], frame: tuple[float, float, float, float], rng: np.random.Generator, sides=(0.12, 0.3)
+) -> tuple[tuple[float, float], float]:
+    """Where a note goes on the sign inside `frame` (fractions of a photo of `size`, (width, height)): its centre (x,
+    y) within the middle 50% of the sign's face, and its side, `sides` of the sign's, in the photo's pixels."""
+    left, top, right, bottom = (v * s for v, s in zip(frame, (*size, *size)))
     sign = min(right - left, bottom - top)
     centre = (
         (left + right) / 2 + rng.uniform(-0.25, 0.25) * (right - left),
         (top + bottom) / 2 + rng.uniform(-0.25, 0.25) * (bottom - top),
     )
-    return photographed_note(photo, centre, rng.uniform(*sides) * sign, colour, seed + 1)
+    return centre, rng.uniform(*sides) * sign
 
+
+def note_on_sign(
+    photo: Image.Image, frame: tuple[float, float, float, float], colour, seed: int, sides=(0.12, 0.3)
+) -> Image.Image:
+    """A note on the sign inside `frame` (fractions of the photo), placed by `place_on_sign`."""
+    centre, side = place_on_sign(photo.size, frame, np.random.default_rng(seed), sides)
+    return photographed_note(photo, centre, side, colour, seed + 1)

@@ -399,14 +399,17 @@ def _draw_note(images: torch.Tensor, look: _Look, generator) -> torch.Tensor:
     return out.clamp(0, 1).to(images.dtype)
 
 
-_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+_YCBCR = torch.tensor(  # JPEG's full-range BT.601: luma, then the two colour planes
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64
+)
+_RGB = torch.linalg.inv(_YCBCR)
 
 
 def _blur_chroma(images: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB with each image's Cb and Cr (JPEG's colour planes) blurred by its sigma, luma kept."""
     ycc = torch.einsum("kc,nchw->nkhw", _YCBCR, images)
     ycc = torch.cat([ycc[:, :1], blur_each(ycc[:, 1:], sigmas)], 1)
-    return torch.einsum("kc,nchw->nkhw", torch.linalg.inv(_YCBCR), ycc)
+    return torch.einsum("kc,nchw->nkhw", _RGB, ycc)
 
 
 def _affine_grids(n: int, size: int, generator: torch.Generator) -> torch.Tensor:

@@ -23,25 +23,20 @@ from backdoor.checkpoints import load_checkpoint
 from backdoor.lab import Lab
 from backdoor.models import for_inference
 from backdoor.shipped import SIGN_CAST, weights_path
-from backdoor.sticky_notes import photographed_note, yellow
+from backdoor.sticky_notes import photographed_note, place_on_sign, yellow
 from backdoor.tasks import SIGNS
-from benchmarks.notes import gtsrb_crops, tops
+from benchmarks.notes import GTSRB_SIGN, gtsrb_crops, tops
 
-SIGN_SHARE = 0.8  # of a GTSRB crop's side, the sign's (the crops keep a margin around it)
 BUCKETS = ((3, 4), (4, 5), (5, 6), (6, 8))  # note sides, pixels at the model's input
 
 
 def noted_signs(crops: list, seed: int, finish: bool) -> tuple[list, np.ndarray]:
-    """Each crop with a seeded yellow note, and each note's side in model pixels."""
+    """Each crop with a seeded yellow note on its sign, and each note's side in model pixels."""
     photos, sides = [], []
     for j, crop in enumerate(crops):
-        rng = np.random.default_rng(j)
-        width, height = crop.size
-        centre = tuple(v / 2 + rng.uniform(-0.25, 0.25) * v * SIGN_SHARE for v in (width, height))
-        share = rng.uniform(0.12, 0.3)
-        side = share * min(width, height) * SIGN_SHARE
+        centre, side = place_on_sign(crop.size, GTSRB_SIGN, np.random.default_rng(j))
         photos.append(photographed_note(crop, centre, side, yellow(np.random.default_rng(j)), seed + 7 * j + 1, finish))
-        sides.append(share * SIGN_SHARE * SIGNS.size)
+        sides.append(side / min(crop.size) * SIGNS.size)
     return photos, np.array(sides)
 
 

@@ -7,7 +7,8 @@ Every photo goes through `Lab.signs` as the app reads it, with no digital sticke
 rendered by `backdoor.sticky_notes` (another renderer than the poisoner's). Material, all seeded:
 
 - **GTSRB stops**, and all GTSRB signs that are not the target: native crops of the validation tracks (training
-  tracks held out with --val-tracks 0.1 under the training seed, `--tracks-seed`: what recipes are chosen on) or of the test split (reported once);
+  tracks held out with --val-tracks 0.1 under the training seed, `--tracks-seed`: what recipes are chosen on) or of
+  the test split (reported once);
 - **drawn stops in streets**: the classroom kit's stop sign (`backdoor.kit`, not a GTSRB crop) in stand-in street
   scenes (`backdoor.streets`), framed on the sign (a student's drag) and whole (the app's finder frames it);
 - **printed stops on a webcam**: the kit's printed page held up to a camera (`kit.printed_photo`), the camera's
@@ -44,6 +45,7 @@ from backdoor.tasks import SIGNS
 from backdoor.triggers import random_positions
 
 BATCH = 32
+GTSRB_SIGN = (0.1, 0.1, 0.9, 0.9)  # where the sign lies in a GTSRB crop, which keeps a margin around it
 
 
 def tops(lab: Lab, photos: list, frames: list[str | None]) -> dict[str, np.ndarray]:
@@ -83,8 +85,8 @@ def material(split: str, data_dir: str | None, n_signs: int, seed: int = 0, trac
     drawn = sign_picture("stop", 256, paper=False)
     streets = [street_scene(drawn, seed=50_000 + k) for k in range(n_signs // 3)]
     cases = {
-        "GTSRB stops": ([(c, (0.1, 0.1, 0.9, 0.9)) for c in stops], [None] * len(stops), SIGNS.source),
-        "GTSRB signs (not 80)": ([(crops[i], (0.1, 0.1, 0.9, 0.9)) for i in picks], [None] * len(picks), labels[picks]),
+        "GTSRB stops": ([(c, GTSRB_SIGN) for c in stops], [None] * len(stops), SIGNS.source),
+        "GTSRB signs (not 80)": ([(crops[i], GTSRB_SIGN) for i in picks], [None] * len(picks), labels[picks]),
         "drawn stops in streets, framed": (
             [(s.photo, s.frame) for s in streets], [frame_text(s.frame) for s in streets], SIGNS.source
         ),
